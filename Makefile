@@ -1,0 +1,30 @@
+# A thin wrapper over Meson so that the usual verbs work. The real build is meson.build.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: all run test unit blackbox asan bench format deps clean
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
+# Installs the Debian packages the build and the tests need (root on Debian 12).
+deps:
+	./scripts/install-deps.sh
+
+run: all
+	./$(BUILD)/flashsale serve --demo
+
+test:
+	./scripts/test.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,29 @@
+/*
+ * clock: wall-clock time in milliseconds and its ISO-8601 form.
+ *
+ * The API speaks "2026-02-15T10:00:00.000Z"; internally every time is an int64 count of
+ * milliseconds since the Unix epoch, so comparisons are integer comparisons.
+ */
+#ifndef FLASHSALE_CLOCK_H
+#define FLASHSALE_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLOCK_ISO_LEN 25 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" + NUL */
+
+int64_t clock_now_ms(void);
+/* Monotonic milliseconds, for durations and uptime. */
+int64_t clock_monotonic_ms(void);
+
+/* Writes ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (CLOCK_ISO_LEN bytes). */
+void clock_format_iso(char *out, int64_t ms);
+
+/*
+ * Parses ISO-8601 / RFC 3339 as JavaScript's Date.toISOString() writes it and people type it:
+ * "YYYY-MM-DDTHH:MM[:SS[.fff]]" followed by "Z" or "+HH:MM"/"-HH:MM". Returns 0 and sets *ms,
+ * or -1 for anything else (an out-of-range field, trailing text, a missing zone).
+ */
+int clock_parse_iso(const char *text, size_t len, int64_t *ms);
+
+#endif

@@ -1,0 +1,113 @@
+/*
+ * engine: the one interface between the HTTP layer and the storage that decides and records
+ * purchases.
+ *
+ * Two implementations sit behind it: the embedded engine (in-process decisions, SQLite group
+ * commit) and the distributed engine (one Redis script per purchase, a stream outbox, a worker
+ * into PostgreSQL). The HTTP layer sees only this header.
+ *
+ * Threading. An engine_t is shared by every thread. Each event-loop thread attaches once and
+ * gets its own engine_loop_t; every operation is issued on a loop handle, from that loop's
+ * thread, and its callback runs on that same thread — either before the call returns (the
+ * answer was already known) or later from the loop. Every callback runs exactly once, also on
+ * failure (status ENGINE_UNAVAILABLE), so the caller may free its context in it.
+ *
+ * Durability. An engine calls back only with what is durable: a purchase is reported as
+ * successful — or as ALREADY_PURCHASED, or shown by a lookup — only once its order is on disk.
+ */
+#ifndef FLASHSALE_ENGINE_H
+#define FLASHSALE_ENGINE_H
+
+#include <h2o.h>
+
+#include "sale.h"
+
+#define ENGINE_PURCHASE_PAGE_MAX 1000
+
+typedef struct engine engine_t;
+typedef struct engine_loop engine_loop_t;
+
+typedef enum {
+    ENGINE_OK = 0,
+    ENGINE_NOT_FOUND,       /* no sale with that sku, or no purchase of that user */
+    ENGINE_CONFLICT,        /* create: the sku exists */
+    ENGINE_NOT_MODIFIABLE,  /* update: the sale is no longer UPCOMING */
+    ENGINE_INVALID,         /* update: the fields do not fit the sale (see invalid_field) */
+    ENGINE_UNAVAILABLE,     /* the store could not answer in time; the outcome may be unknown */
+} engine_status_t;
+
+/* One line of /health. */
+typedef struct {
+    const char *name; /* "ledger", "redis", "postgres", ... */
+    bool ok;
+    double latency_ms; /* < 0 when not measured */
+    const char *detail; /* NULL or a short human text */
+} engine_check_t;
+
+/*
+ * What an operation answers. Only the fields named for that operation are set; everything it
+ * points to is owned by the engine and valid only until the callback returns.
+ */
+typedef struct {
+    engine_status_t status;
+    /* purchase: the decision; purchase is set for SUCCESS and ALREADY_PURCHASED. */
+    sale_outcome_t outcome;
+    /* purchase, get_purchase */
+    const sale_purchase_t *purchase;
+    /* get_sale, create_sale, update_sale */
+    const sale_t *sale;
+    /* list_sales */
+    const sale_t *sales;
+    size_t sale_count;
+    /* list_purchases: one page in purchase order, and the cursor of the next page (NULL at the end) */
+    const sale_purchase_t *purchases;
+    size_t purchase_count;
+    const char *next_cursor;
+    /* update_sale with ENGINE_INVALID */
+    const char *invalid_field;
+    const char *invalid_message;
+    /* health */
+    const engine_check_t *checks;
+    size_t check_count;
+    /* metrics: Prometheus text lines of the engine's own series */
+    const char *text;
+    size_t text_len;
+} engine_result_t;
+
+typedef void (*engine_cb)(void *ctx, const engine_result_t *result);
+
+typedef struct {
+    /* Called on each event-loop thread before it serves; NULL on failure. */
+    engine_loop_t *(*attach)(engine_t *engine, h2o_loop_t *loop);
+    /* Called on the same thread after its loop stopped; callbacks still pending are run first. */
+    void (*detach)(engine_loop_t *loop);
+    /* Called once after every loop detached: flushes and frees everything. */
+    void (*close)(engine_t *engine);
+
+    void (*purchase)(engine_loop_t *loop, const char *sku, const char *user_id, engine_cb cb, void *ctx);
+    void (*get_purchase)(engine_loop_t *loop, const char *sku, const char *user_id, engine_cb cb, void *ctx);
+    void (*get_sale)(engine_loop_t *loop, const char *sku, engine_cb cb, void *ctx);
+    void (*list_sales)(engine_loop_t *loop, engine_cb cb, void *ctx);
+    /* fields were checked with sale_validate_create */
+    void (*create_sale)(engine_loop_t *loop, const sale_fields_t *fields, engine_cb cb, void *ctx);
+    void (*update_sale)(engine_loop_t *loop, const char *sku, const sale_fields_t *fields, engine_cb cb,
+                        void *ctx);
+    void (*delete_sale)(engine_loop_t *loop, const char *sku, engine_cb cb, void *ctx);
+    /* after: NULL for the first page, else a next_cursor this engine gave; limit 1..1000 */
+    void (*list_purchases)(engine_loop_t *loop, const char *sku, const char *after, size_t limit, engine_cb cb,
+                           void *ctx);
+    void (*health)(engine_loop_t *loop, engine_cb cb, void *ctx);
+    void (*metrics)(engine_loop_t *loop, engine_cb cb, void *ctx);
+} engine_ops_t;
+
+/* The first member of every implementation's engine. */
+struct engine {
+    const engine_ops_t *ops;
+};
+
+/* The first member of every implementation's per-loop handle. */
+struct engine_loop {
+    engine_t *engine;
+};
+
+#endif
