@@ -16,13 +16,17 @@ int64_t clock_now_ms(void);
 /* Monotonic milliseconds, for durations and uptime. */
 int64_t clock_monotonic_ms(void);
 
-/* Writes ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (CLOCK_ISO_LEN bytes). */
+/*
+ * Writes ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (CLOCK_ISO_LEN bytes). A time outside years
+ * 0000-9999 is clamped to the nearest one inside, so the form never changes.
+ */
 void clock_format_iso(char *out, int64_t ms);
 
 /*
  * Parses ISO-8601 / RFC 3339 as JavaScript's Date.toISOString() writes it and people type it:
  * "YYYY-MM-DDTHH:MM[:SS[.fff]]" followed by "Z" or "+HH:MM"/"-HH:MM". Returns 0 and sets *ms,
- * or -1 for anything else (an out-of-range field, trailing text, a missing zone).
+ * or -1 for anything else (an out-of-range field, trailing text, a missing zone, or a UTC time
+ * outside years 0000-9999, which clock_format_iso could not write back).
  */
 int clock_parse_iso(const char *text, size_t len, int64_t *ms);
 

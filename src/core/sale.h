@@ -16,6 +16,8 @@
 #define SALE_SKU_MAX          64
 #define SALE_PRODUCT_NAME_MAX 255
 #define SALE_USER_ID_MAX      255
+/* Bounded so a sale's buyers fit buyer_index's 32-bit positions and stock sums cannot overflow. */
+#define SALE_INITIAL_STOCK_MAX 1000000000
 /* "FS" + two 20-digit numbers + "-" + NUL */
 #define SALE_PURCHASE_NO_MAX 48
 
@@ -90,7 +92,9 @@ sale_outcome_t sale_decide(const sale_t *sale, bool already_purchased, int64_t n
 
 /* 1-64 of [A-Za-z0-9-]. */
 bool sale_sku_is_valid(const char *sku, size_t len);
-/* Trimmed of surrounding blanks, 1-255 bytes, no control characters. */
+/* 1-255 bytes of UTF-8 without control characters. */
+bool sale_product_name_is_valid(const char *name, size_t len);
+/* The caller trims surrounding blanks first; then 1-255 bytes of UTF-8 without control characters. */
 bool sale_user_id_is_valid(const char *user_id, size_t len);
 
 /*

@@ -1,0 +1,320 @@
+#include "http/http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "http/http_api.h"
+
+#define LOOP_TICK_MS     100         /* how soon a loop notices the stop flag */
+#define DRAIN_TIMEOUT_MS 10000       /* the longest a stop waits for requests in flight */
+#define IDLE_TIMEOUT_MS  10000       /* keep-alive and slow clients */
+#define MAX_ENTITY_SIZE  (64 * 1024) /* h2o's own 413 above this; ours (JSON) above HTTP_MAX_BODY */
+
+/* Fills address from the listen option; returns its length, or 0 after writing err. */
+static socklen_t parse_address(const http_server_options_t *options, struct sockaddr_storage *address,
+                               char *err, size_t err_size)
+{
+    struct sockaddr_in *ipv4 = (struct sockaddr_in *)address;
+    struct sockaddr_in6 *ipv6 = (struct sockaddr_in6 *)address;
+
+    memset(address, 0, sizeof(*address));
+    if (inet_pton(AF_INET, options->listen, &ipv4->sin_addr) == 1) {
+        ipv4->sin_family = AF_INET;
+        ipv4->sin_port = htons((uint16_t)options->port);
+        return sizeof(*ipv4);
+    }
+    if (inet_pton(AF_INET6, options->listen, &ipv6->sin6_addr) == 1) {
+        ipv6->sin6_family = AF_INET6;
+        ipv6->sin6_port = htons((uint16_t)options->port);
+        return sizeof(*ipv6);
+    }
+    snprintf(err, err_size, "listen address '%s' is not an IPv4 or IPv6 address", options->listen);
+    return 0;
+}
+
+/*
+ * Binds a socket to the listen address. With share_port, SO_REUSEPORT lets every loop thread
+ * have its own listener; without it the bind fails if anyone listens there already, which is how
+ * the server refuses a port that another process serves (SO_REUSEPORT would silently share it).
+ */
+static int bind_listener(const http_server_options_t *options, bool share_port, char *err, size_t err_size)
+{
+    struct sockaddr_storage address;
+    socklen_t address_len = parse_address(options, &address, err, err_size);
+    int fd, on = 1;
+
+    if (address_len == 0)
+        return -1;
+    if ((fd = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        (share_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
+        bind(fd, (struct sockaddr *)&address, address_len) != 0) {
+        snprintf(err, err_size, "cannot listen on %s port %d: %s", options->listen, options->port,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int open_listener(const http_server_options_t *options, char *err, size_t err_size)
+{
+    int fd = bind_listener(options, true, err, err_size);
+
+    if (fd >= 0 && listen(fd, SOMAXCONN) != 0) {
+        snprintf(err, err_size, "cannot listen on %s port %d: %s", options->listen, options->port,
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int check_port_free(const http_server_options_t *options, char *err, size_t err_size)
+{
+    int fd = bind_listener(options, false, err, err_size);
+
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    http_thread_t *thread = listener->data;
+    h2o_socket_t *socket;
+
+    if (err != NULL || (socket = h2o_evloop_socket_accept(listener)) == NULL)
+        return;
+    h2o_accept(&thread->accept, socket);
+}
+
+static bool loop_has_work(const http_thread_t *thread)
+{
+    return thread->in_flight > 0;
+}
+
+/* Stops accepting, then serves until nothing is in flight (bounded), then lets queued writes go. */
+static void drain(http_thread_t *thread)
+{
+    int64_t deadline = clock_monotonic_ms() + DRAIN_TIMEOUT_MS;
+
+    h2o_socket_read_stop(thread->listener);
+    h2o_socket_close(thread->listener);
+    thread->listener = NULL;
+    while (loop_has_work(thread) && clock_monotonic_ms() < deadline)
+        h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
+    /* replies just sent sit in h2o's write queue until the loop runs again */
+    for (int i = 0; i < 3; ++i)
+        h2o_evloop_run(thread->context.loop, 0);
+}
+
+static void *run_thread(void *arg)
+{
+    http_thread_t *thread = arg;
+    http_server_t *server = thread->server;
+
+    /* the h2o socket owns the descriptor from here on */
+    thread->listener =
+        h2o_evloop_socket_create(thread->context.loop, thread->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    thread->listener->data = thread;
+    thread->listen_fd = -1;
+    pthread_barrier_wait(&server->ready);
+    h2o_socket_read_start(thread->listener, on_accept);
+    while (!atomic_load(&server->stopping))
+        h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
+    drain(thread);
+    server->options.engine->ops->detach(thread->engine);
+    thread->engine = NULL;
+    return NULL;
+}
+
+/* ---- the demo sale ------------------------------------------------------------------------- */
+
+typedef struct {
+    http_thread_t *thread;
+    bool done;
+    bool failed;
+} demo_t;
+
+static void on_demo_created(void *ctx, const engine_result_t *result)
+{
+    demo_t *demo = ctx;
+    demo->failed = result->status != ENGINE_OK;
+    demo->done = true;
+}
+
+static void create_demo_sale(demo_t *demo)
+{
+    int64_t now = clock_now_ms();
+    sale_fields_t fields = {
+        .has_sku = true,
+        .has_product_name = true,
+        .has_initial_stock = true,
+        .has_start = true,
+        .has_end = true,
+        .sku = "DEMO-001",
+        .product_name = "Limited Edition Demo Widget",
+        .initial_stock = 100,
+        .start_ms = now - 1000,
+        .end_ms = now + 24 * 3600 * 1000,
+    };
+    engine_loop_t *loop = demo->thread->engine;
+    loop->engine->ops->create_sale(loop, &fields, on_demo_created, demo);
+}
+
+static void on_demo_deleted(void *ctx, const engine_result_t *result)
+{
+    demo_t *demo = ctx;
+    if (result->status != ENGINE_OK) {
+        demo->failed = demo->done = true;
+        return;
+    }
+    create_demo_sale(demo);
+}
+
+/* A demo sale left by an earlier run is replaced unless it is still live. */
+static void on_demo_found(void *ctx, const engine_result_t *result)
+{
+    demo_t *demo = ctx;
+    engine_loop_t *loop = demo->thread->engine;
+
+    if (result->status == ENGINE_NOT_FOUND)
+        create_demo_sale(demo);
+    else if (result->status == ENGINE_OK && sale_state(result->sale, clock_now_ms()) == SALE_STATE_ACTIVE)
+        demo->done = true;
+    else if (result->status == ENGINE_OK)
+        loop->engine->ops->delete_sale(loop, "DEMO-001", on_demo_deleted, demo);
+    else
+        demo->failed = demo->done = true;
+}
+
+static int prepare_demo(http_thread_t *thread, char *err, size_t err_size)
+{
+    demo_t demo = {.thread = thread};
+
+    thread->engine->engine->ops->get_sale(thread->engine, "DEMO-001", on_demo_found, &demo);
+    while (!demo.done)
+        h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
+    if (demo.failed) {
+        snprintf(err, err_size, "cannot create the demo sale");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- setup and teardown -------------------------------------------------------------------- */
+
+static int init_thread(http_server_t *server, http_thread_t *thread, size_t index, char *err, size_t err_size)
+{
+    thread->server = server;
+    thread->metrics = &server->metrics[index];
+    strbuf_init(&thread->body);
+    h2o_context_init(&thread->context, h2o_evloop_create(), &server->config);
+    thread->accept.ctx = &thread->context;
+    thread->accept.hosts = server->config.hosts;
+    if ((thread->listen_fd = open_listener(&server->options, err, err_size)) < 0)
+        return -1;
+    if ((thread->engine =
+             server->options.engine->ops->attach(server->options.engine, thread->context.loop)) == NULL) {
+        snprintf(err, err_size, "the storage engine refused a loop thread");
+        return -1;
+    }
+    return 0;
+}
+
+static void dispose_thread(http_thread_t *thread)
+{
+    if (thread->engine != NULL)
+        thread->server->options.engine->ops->detach(thread->engine);
+    if (thread->listen_fd >= 0)
+        close(thread->listen_fd);
+    h2o_context_dispose(&thread->context);
+    strbuf_dispose(&thread->body);
+}
+
+static void init_config(http_server_t *server)
+{
+    h2o_hostconf_t *host;
+    h2o_pathconf_t *path;
+    h2o_handler_t *handler;
+
+    h2o_config_init(&server->config);
+    server->config.max_request_entity_size = MAX_ENTITY_SIZE;
+    server->config.http1.req_timeout = IDLE_TIMEOUT_MS;
+    server->config.server_name = h2o_iovec_init(H2O_STRLIT("flashsale"));
+    host = h2o_config_register_host(&server->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    path = h2o_config_register_path(host, "/", 0);
+    handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = http_api_handle;
+}
+
+int http_server_run(const http_server_options_t *options, char *err, size_t err_size)
+{
+    http_server_t server = {.options = *options, .started_ms = clock_monotonic_ms()};
+    size_t count = (size_t)options->threads, started = 0, initialised = 0;
+    sigset_t signals;
+    int result = -1, signal_number;
+
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    /* threads inherit the mask, so only sigwait below ever sees these signals */
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (check_port_free(options, err, err_size) != 0)
+        return -1;
+    crypto_generichash(server.admin_key_hash, sizeof(server.admin_key_hash),
+                       (const unsigned char *)options->admin_key, strlen(options->admin_key), NULL, 0);
+    init_config(&server);
+    server.threads = calloc(count, sizeof(*server.threads));
+    server.metrics = calloc(count, sizeof(*server.metrics));
+    if (server.threads == NULL || server.metrics == NULL) {
+        snprintf(err, err_size, "out of memory");
+        goto Exit;
+    }
+    for (; initialised < count; ++initialised) {
+        server.threads[initialised].listen_fd = -1;
+        if (init_thread(&server, &server.threads[initialised], initialised, err, err_size) != 0) {
+            ++initialised;
+            goto Exit;
+        }
+    }
+    if (options->demo && prepare_demo(&server.threads[0], err, err_size) != 0)
+        goto Exit;
+
+    pthread_barrier_init(&server.ready, NULL, (unsigned)count + 1);
+    for (; started < count; ++started)
+        pthread_create(&server.threads[started].tid, NULL, run_thread, &server.threads[started]);
+    pthread_barrier_wait(&server.ready);
+    fprintf(stderr, "flashsale: serving http://%s:%d with %zu threads\n", options->listen, options->port,
+            count);
+    sigwait(&signals, &signal_number);
+    fprintf(stderr, "flashsale: %s received, finishing requests in flight\n", strsignal(signal_number));
+    atomic_store(&server.stopping, true);
+    for (size_t i = 0; i < started; ++i)
+        pthread_join(server.threads[i].tid, NULL);
+    pthread_barrier_destroy(&server.ready);
+    result = 0;
+
+Exit:
+    for (size_t i = 0; i < initialised; ++i)
+        dispose_thread(&server.threads[i]);
+    free(server.threads);
+    free(server.metrics);
+    h2o_config_dispose(&server.config);
+    return result;
+}

@@ -1,0 +1,68 @@
+/*
+ * http_server: the event-loop threads, their listeners and the orderly stop.
+ *
+ * Each of the N threads owns one h2o evloop, one h2o context, one SO_REUSEPORT listener (the
+ * kernel spreads connections across them) and one engine loop handle, so a request is served
+ * start to finish on the thread that accepted it without any lock of the HTTP layer. Signals are
+ * taken by the main thread only (sigwait); on SIGTERM or SIGINT every thread closes its listener,
+ * lets the requests it has in flight finish, detaches from the engine and exits, and only then is
+ * the engine closed, which flushes the ledger.
+ */
+#ifndef FLASHSALE_HTTP_SERVER_H
+#define FLASHSALE_HTTP_SERVER_H
+
+#include <h2o.h>
+#include <sodium.h>
+#include <stdatomic.h>
+
+#include "core/engine.h"
+#include "core/strbuf.h"
+#include "http/metrics.h"
+
+#define HTTP_MAX_BODY 16384
+
+typedef struct http_server http_server_t;
+
+typedef struct {
+    const char *listen;
+    int port;
+    int threads;
+    const char *admin_key;
+    engine_t *engine;
+    /* when set, the demo sale is made live before the first connection is accepted */
+    bool demo;
+} http_server_options_t;
+
+/* One event-loop thread. The h2o context comes first: handlers get back here from req->conn->ctx. */
+typedef struct {
+    h2o_context_t context;
+    http_server_t *server;
+    engine_loop_t *engine;
+    metrics_thread_t *metrics;
+    strbuf_t body;    /* the reply being built; reset per reply */
+    size_t in_flight; /* engine calls not yet answered */
+    h2o_accept_ctx_t accept;
+    h2o_socket_t *listener;
+    int listen_fd;
+    pthread_t tid;
+} http_thread_t;
+
+struct http_server {
+    http_server_options_t options;
+    h2o_globalconf_t config;
+    unsigned char admin_key_hash[crypto_generichash_BYTES];
+    http_thread_t *threads;
+    metrics_thread_t *metrics;
+    int64_t started_ms; /* monotonic */
+    atomic_bool stopping;
+    pthread_barrier_t ready;
+};
+
+/*
+ * Binds every listener, serves until SIGTERM or SIGINT, then stops in order. Returns 0 after a
+ * clean stop, or a negative code with one human line in err when the server could not start
+ * (the address is taken, say). The engine is not closed here.
+ */
+int http_server_run(const http_server_options_t *options, char *err, size_t err_size);
+
+#endif
