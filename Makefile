@@ -17,7 +17,7 @@ $(ASAN_BUILD)/build.ninja:
 deps:
 	./scripts/install-deps.sh
 
-run: all
+run: deps all
 	./$(BUILD)/flashsale serve --demo
 
 test:

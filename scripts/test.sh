@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests (plain and under ASan+UBSan), then the black-box suite against
+# the sanitized binary, once per storage mode. Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+ulimit -n 20000 2>/dev/null || true
+
+[ -f build/build.ninja ] || meson setup build >/dev/null
+ninja -C build
+meson test -C build --suite unit --print-errorlogs
+
+[ -f build-asan/build.ninja ] ||
+  meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug >/dev/null
+ninja -C build-asan
+ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  meson test -C build-asan --suite unit --print-errorlogs
+
+# Leak checking stays with the unit tests: at exit the server leaves its event loops to the OS.
+export FLASHSALE_BIN="$PWD/build-asan/flashsale"
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+modes=${FLASHSALE_MODES:-embedded}
+for mode in $modes; do
+  echo "== black-box suite, $mode mode"
+  FLASHSALE_MODE=$mode node --test tests/blackbox/
+done
