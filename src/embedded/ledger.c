@@ -188,7 +188,7 @@ static int read_integer(sqlite3 *db, const char *sql, int64_t *value)
 static int configure(ledger_t *ledger, char *err, size_t err_size)
 {
     sqlite3 *db = ledger->db;
-    int64_t version;
+    int64_t version = 0;
     if (sqlite3_busy_timeout(db, LEDGER_BUSY_TIMEOUT_MS) != SQLITE_OK ||
         read_integer(db, "PRAGMA user_version", &version) != SQLITE_OK)
         goto sqlite_error;
@@ -219,7 +219,7 @@ static int configure(ledger_t *ledger, char *err, size_t err_size)
             goto sqlite_error;
     }
 
-    int64_t next_sale_id;
+    int64_t next_sale_id = 0;
     if (read_integer(db,
                      "SELECT max(coalesce((SELECT value FROM meta WHERE key = 'next_sale_id'), 1),"
                      "           coalesce((SELECT max(sale_id) FROM sales), 0) + 1)",

@@ -19,7 +19,8 @@
 
 #include "embedded/ledger.h"
 
-#define WAIT_LIMIT_MS 10000
+#define WAIT_LIMIT_MS     10000
+#define WATCH_REPORTS_MAX 64
 
 typedef struct {
     char dir[256];
@@ -181,7 +182,7 @@ static void assert_purchase_equal(const struct loaded_purchase *actual, uint64_t
 typedef struct {
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    uint64_t reported[64];
+    uint64_t reported[WATCH_REPORTS_MAX]; /* the first ones */
     size_t report_count;
     uint64_t last;
     bool gated;
@@ -205,7 +206,7 @@ static void on_durable(void *arg, uint64_t durable_sequence)
 {
     watch_t *watch = arg;
     pthread_mutex_lock(&watch->lock);
-    if (watch->report_count < 64)
+    if (watch->report_count < WATCH_REPORTS_MAX)
         watch->reported[watch->report_count] = durable_sequence;
     watch->report_count++;
     watch->last = durable_sequence;
@@ -373,7 +374,7 @@ static void test_durable_callback_reports_increasing_sequences(void **state)
 
     pthread_mutex_lock(&watch.lock);
     assert_true(watch.report_count >= 25);
-    for (size_t i = 1; i < watch.report_count && i < 64; i++)
+    for (size_t i = 1; i < watch.report_count && i < WATCH_REPORTS_MAX; i++)
         assert_true(watch.reported[i] > watch.reported[i - 1]);
     assert_int_equal(watch.last, last);
     pthread_mutex_unlock(&watch.lock);

@@ -1,0 +1,40 @@
+/*
+ * services: a private redis-server and PostgreSQL for one test program, through
+ * scripts/services.sh, on free loopback ports and in a fresh directory under /tmp.
+ *
+ * The script path comes from the SERVICES_SCRIPT environment variable (set by meson).
+ */
+#ifndef FLASHSALE_TEST_SERVICES_H
+#define FLASHSALE_TEST_SERVICES_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+typedef struct {
+    char dir[128];
+    int redis_port;
+    int postgres_port;
+    char redis_url[64];
+    char postgres_url[128]; /* the "postgres" database */
+} services_t;
+
+/* Picks ports and a directory and starts both; returns 0 or -1 (the script's output says why). */
+int services_start(services_t *services);
+/* Runs `services.sh COMMAND WHICH` on this instance (e.g. "stop", "postgres"); returns its status. */
+int services_run(const services_t *services, const char *command, const char *which);
+/* Stops both and removes the directory. */
+void services_destroy(services_t *services);
+
+/*
+ * Creates a fresh, empty database and writes its URL into url; returns 0 or -1. Databases are
+ * named per call, so each test starts from nothing.
+ */
+int services_fresh_database(const services_t *services, char *url, size_t url_size);
+
+/* Connects, or returns NULL after printing why. */
+PGconn *services_connect(const char *url);
+
+/* The single value of a one-row, one-column query as an integer; -1 when the query fails. */
+long long services_query_int(PGconn *conn, const char *sql);
+
+#endif
