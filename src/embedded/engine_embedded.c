@@ -21,10 +21,19 @@ typedef struct {
     uint64_t last_ledger_sequence;
 } sale_entry_t;
 
+/*
+ * How long an answer may wait for its commit. Commits take milliseconds; a disk that stalls this
+ * long is failing, and the buyer is better served by a 503 ("outcome unknown, look it up") than by
+ * a connection that hangs. The order itself stays queued and is committed if the disk recovers.
+ */
+#define DURABLE_WAIT_LIMIT_MS 2000
+#define EXPIRY_CHECK_MS       250
+
 /* An answer waiting for the ledger; the result's pointers are set when it is delivered. */
 typedef struct {
     h2o_linklist_t link;
     uint64_t ledger_sequence;
+    int64_t deadline_ms; /* monotonic */
     engine_cb cb;
     void *ctx;
     engine_result_t result;
@@ -45,7 +54,9 @@ typedef struct embedded_loop {
     /* Sequence the oldest waiter needs, 0 when none waits; read by the ledger's writer to decide
        whether to wake this loop. */
     _Atomic uint64_t head_sequence;
-    h2o_linklist_t waiters;
+    h2o_linklist_t waiters; /* in arrival order, so the head has the earliest deadline */
+    h2o_timeout_t expiry_timeout;
+    h2o_timeout_entry_t expiry_entry; /* linked while anyone waits */
     struct embedded_loop *next;
 } embedded_loop_t;
 
@@ -194,6 +205,26 @@ static void drain(embedded_loop_t *loop)
     publish_head(loop);
 }
 
+/* Answers 503 to every waiter past its deadline, and keeps checking while any remain. */
+static void on_expiry_check(h2o_timeout_entry_t *entry)
+{
+    embedded_loop_t *loop = H2O_STRUCT_FROM_MEMBER(embedded_loop_t, expiry_entry, entry);
+    int64_t now = clock_monotonic_ms();
+
+    drain(loop);
+    while (!h2o_linklist_is_empty(&loop->waiters)) {
+        waiter_t *waiter = H2O_STRUCT_FROM_MEMBER(waiter_t, link, loop->waiters.next);
+        if (waiter->deadline_ms > now)
+            break;
+        h2o_linklist_unlink(&waiter->link);
+        waiter->cb(waiter->ctx, &(engine_result_t){.status = ENGINE_UNAVAILABLE});
+        free(waiter);
+    }
+    publish_head(loop);
+    if (!h2o_linklist_is_empty(&loop->waiters))
+        h2o_timeout_link(loop->h2o_loop, &loop->expiry_timeout, &loop->expiry_entry);
+}
+
 static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     embedded_loop_t *loop = H2O_STRUCT_FROM_MEMBER(embedded_loop_t, receiver, receiver);
@@ -237,12 +268,18 @@ static void answer_when_durable(embedded_loop_t *loop, uint64_t ledger_sequence,
         cb(ctx, &(engine_result_t){.status = ENGINE_UNAVAILABLE});
         return;
     }
-    *waiter = (waiter_t){.ledger_sequence = ledger_sequence, .cb = cb, .ctx = ctx, .result = *result};
+    *waiter = (waiter_t){.ledger_sequence = ledger_sequence,
+                         .deadline_ms = clock_monotonic_ms() + DURABLE_WAIT_LIMIT_MS,
+                         .cb = cb,
+                         .ctx = ctx,
+                         .result = *result};
     if (purchase != NULL)
         waiter->purchase = *purchase;
     if (sale != NULL)
         waiter->sale = *sale;
     h2o_linklist_insert(&loop->waiters, &waiter->link);
+    if (!h2o_timeout_is_linked(&loop->expiry_entry))
+        h2o_timeout_link(loop->h2o_loop, &loop->expiry_timeout, &loop->expiry_entry);
     publish_head(loop);
     /* Pairs with on_durable: it stores the durable sequence, then reads head_sequence; we stored
        head_sequence, now read the durable sequence. One of the two sees the other (seq_cst), so
@@ -567,6 +604,8 @@ static engine_loop_t *embedded_attach(engine_t *base, h2o_loop_t *h2o_loop)
     loop->engine = engine;
     loop->h2o_loop = h2o_loop;
     h2o_linklist_init_anchor(&loop->waiters);
+    h2o_timeout_init(h2o_loop, &loop->expiry_timeout, EXPIRY_CHECK_MS);
+    loop->expiry_entry.cb = on_expiry_check;
     loop->queue = h2o_multithread_create_queue(h2o_loop);
     h2o_multithread_register_receiver(loop->queue, &loop->receiver, on_wake);
     pthread_mutex_lock(&engine->loops_lock);
@@ -581,11 +620,11 @@ static void embedded_detach(engine_loop_t *base)
     embedded_loop_t *loop = to_loop(base), **link;
     embedded_engine_t *engine = loop->engine;
 
-    /* the ledger keeps committing until close, so every waiter is answered truthfully */
-    while (!h2o_linklist_is_empty(&loop->waiters)) {
+    /* the ledger keeps committing until close, and the expiry check bounds the wait */
+    while (!h2o_linklist_is_empty(&loop->waiters))
         h2o_evloop_run(loop->h2o_loop, 10);
-        drain(loop);
-    }
+    h2o_timeout_unlink(&loop->expiry_entry);
+    h2o_timeout_dispose(loop->h2o_loop, &loop->expiry_timeout);
     pthread_mutex_lock(&engine->loops_lock);
     for (link = &engine->loops; *link != loop; link = &(*link)->next)
         ;

@@ -62,3 +62,15 @@ test('a query string does not change the route', async () => {
   assert.equal(assertOk(await server.api('GET', `/api/v1/sales?sku=${sku}&x=1`)).sku, sku);
   assertError(await server.api('GET', `/nope?sku=${uniqueSku()}`), 404, 'NOT_FOUND');
 });
+
+test('an oversized header block is refused (4xx or a closed connection) and the server keeps serving', async () => {
+  let res;
+  try {
+    res = await server.api('GET', '/api/v1/sales', { headers: { 'X-Padding': 'p'.repeat(1024 * 1024) } });
+  } catch (error) {
+    res = { error };
+  }
+  if (!res.error) assert.ok(res.status >= 400 && res.status < 500, `a 1 MiB header was answered ${res.status}`);
+  assert.equal((await server.api('GET', '/health')).status, 200);
+  assert.equal((await server.sale(sku)).stock, 5);
+});

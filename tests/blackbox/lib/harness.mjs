@@ -5,7 +5,7 @@
 // shared by all tests of one file.
 //
 // Modes. FLASHSALE_MODE selects how the server stores its data: "embedded" (default; SQLite in
-// the data dir) or "distributed" (Redis + PostgreSQL; to be added). A mode is a small object:
+// the data dir) or "distributed" (Redis + PostgreSQL, see mode-distributed.mjs). A mode is a small object:
 //
 //   {
 //     name,
@@ -15,6 +15,9 @@
 //       args: [...],           // extra `flashsale serve` arguments
 //       env: {...},            // extra environment variables
 //       async dbQuery(sql),    // -> array of row objects (column name -> value)
+//       async settle(),        // optional: wait until the database holds every write the server
+//                              // has acknowledged (e.g. a worker copying streams into PostgreSQL);
+//                              // server.dbQuery() calls it before every query
 //       async dispose(),       // optional: drop what store() created
 //     },
 //   }
@@ -31,6 +34,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
+
+import { distributedMode } from './mode-distributed.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -77,6 +82,7 @@ export const modes = {
       };
     },
   },
+  distributed: distributedMode,
 };
 
 export const MODE_NAME = process.env.FLASHSALE_MODE || 'embedded';
@@ -298,7 +304,10 @@ export async function startServer(options = {}) {
     agent: new http.Agent({ keepAlive: true, maxSockets: 16 }),
     // When set, the next launch() runs the server with files limited to this many KiB.
     fileSizeLimitKiB: options.fileSizeLimitKiB ?? null,
-    dbQuery: (sql) => store.dbQuery(sql),
+    async dbQuery(sql) {
+      await store.settle?.();
+      return store.dbQuery(sql);
+    },
 
     async launch() {
       const port = await freePort();
@@ -476,7 +485,7 @@ export async function startServer(options = {}) {
     },
 
     async dbCount(sql) {
-      const rows = await store.dbQuery(sql);
+      const rows = await this.dbQuery(sql);
       return Number(rows[0].n);
     },
   };
