@@ -1,5 +1,6 @@
 #include "http/http_api.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,15 +117,21 @@ static void send_unavailable(const reply_t *reply)
 
 typedef struct pending_call pending_call_t;
 
+/* Writes the reply of a successful engine answer; the body buffer is already reset. */
+typedef void (*render_fn)(const pending_call_t *call, const engine_result_t *result);
+
 /* Lives in the request pool; h2o disposes it with the request. */
 typedef struct {
     pending_call_t *call;
 } call_guard_t;
 
+/* One engine call in flight. Owned by the call itself: on_engine_answer frees it. */
 struct pending_call {
     reply_t reply; /* reply.req is NULL once the client is gone */
     call_guard_t *guard;
-    bool admin; /* render sales as products */
+    render_fn render;
+    const char *not_found; /* the message of a 404 */
+    bool admin;            /* render sales as products */
     int success_status;
 };
 
@@ -135,8 +142,66 @@ static void on_request_disposed(void *object)
         guard->call->reply.req = NULL;
 }
 
-/* Returns a call the engine callback must end with finish_call, or NULL (a 503 was sent). */
-static pending_call_t *start_call(const reply_t *reply)
+/* The common answers of every status but ENGINE_OK. */
+static void reply_status(const reply_t *reply, const engine_result_t *result, const char *not_found)
+{
+    switch (result->status) {
+    case ENGINE_OK:
+        assert(!"ENGINE_OK is rendered by the call's renderer");
+        break;
+    case ENGINE_NOT_FOUND:
+        send_not_found(reply, not_found);
+        break;
+    case ENGINE_CONFLICT:
+        send_error(reply, 409, "CONFLICT", "a sale with this sku already exists", "sku");
+        break;
+    case ENGINE_NOT_MODIFIABLE:
+        strbuf_reset(&reply->thread->body);
+        http_json_error(&reply->thread->body, "SALE_NOT_MODIFIABLE", "only an upcoming sale can be changed",
+                        NULL, NULL);
+        send_json(reply, 200);
+        break;
+    case ENGINE_INVALID:
+        send_validation_error(reply, result->invalid_field, result->invalid_message);
+        break;
+    case ENGINE_UNAVAILABLE:
+        send_unavailable(reply);
+        break;
+    }
+}
+
+/* The engine callback of every call: replies unless the client is gone, then frees the call. */
+static void on_engine_answer(void *ctx, const engine_result_t *result)
+{
+    pending_call_t *call = ctx;
+
+    --call->reply.thread->in_flight;
+    if (call->reply.req != NULL) {
+        call->guard->call = NULL;
+        if (result->status == ENGINE_OK) {
+            strbuf_reset(&call->reply.thread->body);
+            call->render(call, result);
+        } else {
+            reply_status(&call->reply, result, call->not_found);
+        }
+    }
+    free(call);
+}
+
+/* Purchase outcomes are counted even when the buyer hung up before the answer. */
+static void on_purchase_answer(void *ctx, const engine_result_t *result)
+{
+    pending_call_t *call = ctx;
+
+    if (result->status == ENGINE_UNAVAILABLE)
+        metrics_count_unavailable(call->reply.thread->metrics);
+    else if (result->status == ENGINE_OK)
+        metrics_count_outcome(call->reply.thread->metrics, result->outcome);
+    on_engine_answer(ctx, result);
+}
+
+/* Returns a call to pass to the engine with on_engine_answer, or NULL (a 503 was sent). */
+static pending_call_t *start_call(const reply_t *reply, render_fn render, const char *not_found)
 {
     pending_call_t *call = malloc(sizeof(*call));
 
@@ -144,210 +209,125 @@ static pending_call_t *start_call(const reply_t *reply)
         send_unavailable(reply);
         return NULL;
     }
-    *call = (pending_call_t){.reply = *reply, .success_status = 200};
+    *call =
+        (pending_call_t){.reply = *reply, .render = render, .not_found = not_found, .success_status = 200};
     call->guard = h2o_mem_alloc_shared(&reply->req->pool, sizeof(*call->guard), on_request_disposed);
     call->guard->call = call;
     ++reply->thread->in_flight;
     return call;
 }
 
-/* Ends a call; returns false (and frees it) when its request is gone and nothing is to be sent. */
-static bool finish_call(pending_call_t *call)
-{
-    --call->reply.thread->in_flight;
-    if (call->reply.req == NULL) {
-        free(call);
-        return false;
-    }
-    call->guard->call = NULL;
-    return true;
-}
+/* ---- renderers ----------------------------------------------------------------------------- */
 
-/* The common answers of every status; returns true when it has replied. */
-static bool reply_status(const reply_t *reply, const engine_result_t *result, const char *not_found)
+static void render_purchase(const pending_call_t *call, const engine_result_t *result)
 {
-    switch (result->status) {
-    case ENGINE_OK:
-        return false;
-    case ENGINE_NOT_FOUND:
-        send_not_found(reply, not_found);
-        return true;
-    case ENGINE_CONFLICT:
-        send_error(reply, 409, "CONFLICT", "a sale with this sku already exists", "sku");
-        return true;
-    case ENGINE_NOT_MODIFIABLE:
-        strbuf_reset(&reply->thread->body);
-        http_json_error(&reply->thread->body, "SALE_NOT_MODIFIABLE", "only an upcoming sale can be changed",
-                        NULL, NULL);
-        send_json(reply, 200);
-        return true;
-    case ENGINE_INVALID:
-        send_validation_error(reply, result->invalid_field, result->invalid_message);
-        return true;
-    case ENGINE_UNAVAILABLE:
-        send_unavailable(reply);
-        return true;
-    }
-    return false;
-}
-
-static void on_purchase_done(void *ctx, const engine_result_t *result)
-{
-    pending_call_t *call = ctx;
     const reply_t *reply = &call->reply;
     strbuf_t *body = &reply->thread->body;
 
-    if (result->status == ENGINE_UNAVAILABLE)
-        metrics_count_unavailable(reply->thread->metrics);
-    else if (result->status == ENGINE_OK)
-        metrics_count_outcome(reply->thread->metrics, result->outcome);
-    if (!finish_call(call))
-        return;
-    if (!reply_status(reply, result, "no sale with this sku")) {
-        strbuf_reset(body);
-        switch (result->outcome) {
-        case SALE_OUTCOME_SUCCESS:
-            http_json_open_success(body);
-            http_json_purchase(body, result->purchase);
-            http_json_close_success(body);
-            send_json(reply, 200);
-            break;
-        case SALE_OUTCOME_NOT_FOUND:
-            send_not_found(reply, "no sale with this sku");
-            break;
-        case SALE_OUTCOME_ALREADY_PURCHASED:
-            http_json_error(body, "ALREADY_PURCHASED", "this user already bought in this sale", NULL,
-                            result->purchase->purchase_no);
-            send_json(reply, 200);
-            break;
-        default:
-            http_json_error(body, sale_outcome_code(result->outcome),
-                            result->outcome == SALE_OUTCOME_SOLD_OUT ? "the sale is sold out"
-                                                                     : "the sale is not active now",
-                            NULL, NULL);
-            send_json(reply, 200);
-            break;
-        }
-    }
-    free(call);
-}
-
-static void on_purchase_found(void *ctx, const engine_result_t *result)
-{
-    pending_call_t *call = ctx;
-    strbuf_t *body = &call->reply.thread->body;
-
-    if (!finish_call(call))
-        return;
-    if (!reply_status(&call->reply, result, "this user has no purchase in this sale")) {
-        strbuf_reset(body);
+    switch (result->outcome) {
+    case SALE_OUTCOME_SUCCESS:
         http_json_open_success(body);
         http_json_purchase(body, result->purchase);
         http_json_close_success(body);
-        send_json(&call->reply, 200);
+        send_json(reply, 200);
+        break;
+    case SALE_OUTCOME_NOT_FOUND:
+        send_not_found(reply, call->not_found);
+        break;
+    case SALE_OUTCOME_ALREADY_PURCHASED:
+        http_json_error(body, "ALREADY_PURCHASED", "this user already bought in this sale", NULL,
+                        result->purchase->purchase_no);
+        send_json(reply, 200);
+        break;
+    default:
+        http_json_error(body, sale_outcome_code(result->outcome),
+                        result->outcome == SALE_OUTCOME_SOLD_OUT ? "the sale is sold out"
+                                                                 : "the sale is not active now",
+                        NULL, NULL);
+        send_json(reply, 200);
+        break;
     }
-    free(call);
 }
 
-static void on_sale_found(void *ctx, const engine_result_t *result)
+static void render_found_purchase(const pending_call_t *call, const engine_result_t *result)
 {
-    pending_call_t *call = ctx;
     strbuf_t *body = &call->reply.thread->body;
 
-    if (!finish_call(call))
-        return;
-    if (!reply_status(&call->reply, result, "no sale with this sku")) {
-        strbuf_reset(body);
-        http_json_open_success(body);
-        http_json_sale(body, result->sale, clock_now_ms(), call->admin);
-        http_json_close_success(body);
-        if (call->admin)
-            send_json(&call->reply, call->success_status);
-        else
-            send_reply(&call->reply, 200, "application/json; charset=utf-8", "public, max-age=1");
-    }
-    free(call);
+    http_json_open_success(body);
+    http_json_purchase(body, result->purchase);
+    http_json_close_success(body);
+    send_json(&call->reply, 200);
 }
 
-static void on_sales_listed(void *ctx, const engine_result_t *result)
+/* Public status replies may be cached for a second: the contract's answer to polling storms. */
+static void send_sale_reply(const pending_call_t *call)
 {
-    pending_call_t *call = ctx;
+    if (call->admin)
+        send_json(&call->reply, call->success_status);
+    else
+        send_reply(&call->reply, 200, "application/json; charset=utf-8", "public, max-age=1");
+}
+
+static void render_sale(const pending_call_t *call, const engine_result_t *result)
+{
+    strbuf_t *body = &call->reply.thread->body;
+
+    http_json_open_success(body);
+    http_json_sale(body, result->sale, clock_now_ms(), call->admin);
+    http_json_close_success(body);
+    send_sale_reply(call);
+}
+
+static void render_sales(const pending_call_t *call, const engine_result_t *result)
+{
     strbuf_t *body = &call->reply.thread->body;
     int64_t now = clock_now_ms();
 
-    if (!finish_call(call))
-        return;
-    if (!reply_status(&call->reply, result, "no sales")) {
-        strbuf_reset(body);
-        http_json_open_success(body);
-        strbuf_append(body, "[", 1);
-        for (size_t i = 0; i < result->sale_count; ++i) {
-            if (i > 0)
-                strbuf_append(body, ",", 1);
-            http_json_sale(body, &result->sales[i], now, call->admin);
-        }
-        strbuf_append(body, "]", 1);
-        http_json_close_success(body);
-        if (call->admin)
-            send_json(&call->reply, 200);
-        else
-            send_reply(&call->reply, 200, "application/json; charset=utf-8", "public, max-age=1");
+    http_json_open_success(body);
+    strbuf_append(body, "[", 1);
+    for (size_t i = 0; i < result->sale_count; ++i) {
+        if (i > 0)
+            strbuf_append(body, ",", 1);
+        http_json_sale(body, &result->sales[i], now, call->admin);
     }
-    free(call);
+    strbuf_append(body, "]", 1);
+    http_json_close_success(body);
+    send_sale_reply(call);
 }
 
-static void on_sale_deleted(void *ctx, const engine_result_t *result)
+static void render_deleted(const pending_call_t *call, const engine_result_t *result)
 {
-    pending_call_t *call = ctx;
-    strbuf_t *body = &call->reply.thread->body;
-
-    if (!finish_call(call))
-        return;
-    if (!reply_status(&call->reply, result, "no sale with this sku")) {
-        strbuf_reset(body);
-        strbuf_append_cstr(body, "{\"success\":true,\"data\":null}");
-        send_json(&call->reply, 200);
-    }
-    free(call);
+    (void)result;
+    strbuf_append_cstr(&call->reply.thread->body, "{\"success\":true,\"data\":null}");
+    send_json(&call->reply, 200);
 }
 
-static void on_purchases_listed(void *ctx, const engine_result_t *result)
+static void render_purchases(const pending_call_t *call, const engine_result_t *result)
 {
-    pending_call_t *call = ctx;
     strbuf_t *body = &call->reply.thread->body;
 
-    if (!finish_call(call))
-        return;
-    if (!reply_status(&call->reply, result, "no sale with this sku")) {
-        strbuf_reset(body);
-        strbuf_append_cstr(body, "{\"success\":true,\"data\":[");
-        for (size_t i = 0; i < result->purchase_count; ++i) {
-            if (i > 0)
-                strbuf_append(body, ",", 1);
-            http_json_purchase(body, &result->purchases[i]);
-        }
-        strbuf_append_cstr(body, "],\"meta\":{\"nextCursor\":");
-        if (result->next_cursor != NULL)
-            http_json_string(body, result->next_cursor, strlen(result->next_cursor));
-        else
-            strbuf_append_cstr(body, "null");
-        strbuf_append_cstr(body, "}}");
-        send_json(&call->reply, 200);
+    strbuf_append_cstr(body, "{\"success\":true,\"data\":[");
+    for (size_t i = 0; i < result->purchase_count; ++i) {
+        if (i > 0)
+            strbuf_append(body, ",", 1);
+        http_json_purchase(body, &result->purchases[i]);
     }
-    free(call);
+    strbuf_append_cstr(body, "],\"meta\":{\"nextCursor\":");
+    if (result->next_cursor != NULL)
+        http_json_string(body, result->next_cursor, strlen(result->next_cursor));
+    else
+        strbuf_append_cstr(body, "null");
+    strbuf_append_cstr(body, "}}");
+    send_json(&call->reply, 200);
 }
 
-static void on_health(void *ctx, const engine_result_t *result)
+static void render_health(const pending_call_t *call, const engine_result_t *result)
 {
-    pending_call_t *call = ctx;
     strbuf_t *body = &call->reply.thread->body;
-    bool ok = result->status == ENGINE_OK;
+    bool ok = true;
 
-    if (!finish_call(call))
-        return;
     for (size_t i = 0; i < result->check_count; ++i)
         ok = ok && result->checks[i].ok;
-    strbuf_reset(body);
     strbuf_appendf(body, "{\"status\":\"%s\",\"uptime\":%.3f,\"checks\":{", ok ? "ok" : "unavailable",
                    (double)(clock_monotonic_ms() - call->reply.thread->server->started_ms) / 1000.0);
     for (size_t i = 0; i < result->check_count; ++i) {
@@ -364,23 +344,16 @@ static void on_health(void *ctx, const engine_result_t *result)
     }
     strbuf_append_cstr(body, "}}");
     send_reply(&call->reply, ok ? 200 : 503, "application/json; charset=utf-8", "no-store");
-    free(call);
 }
 
-static void on_metrics(void *ctx, const engine_result_t *result)
+static void render_metrics(const pending_call_t *call, const engine_result_t *result)
 {
-    pending_call_t *call = ctx;
     http_server_t *server = call->reply.thread->server;
     strbuf_t *body = &call->reply.thread->body;
 
-    if (!finish_call(call))
-        return;
-    strbuf_reset(body);
     metrics_render(body, server->metrics, (size_t)server->options.threads);
-    if (result->status == ENGINE_OK)
-        strbuf_append(body, result->text, result->text_len);
+    strbuf_append(body, result->text, result->text_len);
     send_reply(&call->reply, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store");
-    free(call);
 }
 
 /* ---- request parsing ----------------------------------------------------------------------- */
@@ -586,12 +559,10 @@ static void get_sales(const reply_t *reply)
         send_validation_error(reply, "sku", "must be 1-64 characters of A-Z, a-z, 0-9 and -");
         return;
     }
-    if ((call = start_call(reply)) == NULL)
-        return;
-    if (sku == NULL)
-        reply->thread->engine->engine->ops->list_sales(reply->thread->engine, on_sales_listed, call);
-    else
-        reply->thread->engine->engine->ops->get_sale(reply->thread->engine, sku_copy, on_sale_found, call);
+    if (sku == NULL && (call = start_call(reply, render_sales, NULL)) != NULL)
+        reply->thread->engine->engine->ops->list_sales(reply->thread->engine, on_engine_answer, call);
+    else if (sku != NULL && (call = start_call(reply, render_sale, "no sale with this sku")) != NULL)
+        reply->thread->engine->engine->ops->get_sale(reply->thread->engine, sku_copy, on_engine_answer, call);
 }
 
 static void post_purchase(const reply_t *reply)
@@ -616,8 +587,8 @@ static void post_purchase(const reply_t *reply)
         return;
     }
     json_decref(body);
-    if ((call = start_call(reply)) != NULL)
-        reply->thread->engine->engine->ops->purchase(reply->thread->engine, sku, user_id, on_purchase_done,
+    if ((call = start_call(reply, render_purchase, "no sale with this sku")) != NULL)
+        reply->thread->engine->engine->ops->purchase(reply->thread->engine, sku, user_id, on_purchase_answer,
                                                      call);
 }
 
@@ -634,9 +605,9 @@ static void get_purchase(const reply_t *reply)
         send_validation_error(reply, "sku", "must be given as 1-64 characters of A-Z, a-z, 0-9 and -");
         return;
     }
-    if ((call = start_call(reply)) != NULL)
+    if ((call = start_call(reply, render_found_purchase, "this user has no purchase in this sale")) != NULL)
         reply->thread->engine->engine->ops->get_purchase(reply->thread->engine, sku_copy, user_id,
-                                                         on_purchase_found, call);
+                                                         on_engine_answer, call);
 }
 
 static void create_product(const reply_t *reply)
@@ -654,11 +625,11 @@ static void create_product(const reply_t *reply)
         send_validation_error(reply, field, message);
         return;
     }
-    if ((call = start_call(reply)) == NULL)
+    if ((call = start_call(reply, render_sale, NULL)) == NULL)
         return;
     call->admin = true;
     call->success_status = 201;
-    reply->thread->engine->engine->ops->create_sale(reply->thread->engine, &fields, on_sale_found, call);
+    reply->thread->engine->engine->ops->create_sale(reply->thread->engine, &fields, on_engine_answer, call);
 }
 
 static void update_product(const reply_t *reply, const char *sku)
@@ -676,10 +647,11 @@ static void update_product(const reply_t *reply, const char *sku)
         send_validation_error(reply, field, message);
         return;
     }
-    if ((call = start_call(reply)) == NULL)
+    if ((call = start_call(reply, render_sale, "no sale with this sku")) == NULL)
         return;
     call->admin = true;
-    reply->thread->engine->engine->ops->update_sale(reply->thread->engine, sku, &fields, on_sale_found, call);
+    reply->thread->engine->engine->ops->update_sale(reply->thread->engine, sku, &fields, on_engine_answer,
+                                                    call);
 }
 
 static void list_product_purchases(const reply_t *reply, const char *sku)
@@ -698,9 +670,9 @@ static void list_product_purchases(const reply_t *reply, const char *sku)
     }
     if (after != NULL && after[0] == '\0')
         after = NULL;
-    if ((call = start_call(reply)) != NULL)
+    if ((call = start_call(reply, render_purchases, "no sale with this sku")) != NULL)
         reply->thread->engine->engine->ops->list_purchases(reply->thread->engine, sku, after, (size_t)limit,
-                                                           on_purchases_listed, call);
+                                                           on_engine_answer, call);
 }
 
 static void send_method_not_allowed(const reply_t *reply, const char *allow)
@@ -735,12 +707,13 @@ static void route_product(reply_t *reply, const char *rest, size_t rest_len)
         list_product_purchases(reply, sku);
     } else if (method_is(req, "PUT")) {
         update_product(reply, sku);
-    } else if ((call = start_call(reply)) != NULL) {
+    } else if ((call = start_call(reply, method_is(req, "GET") ? render_sale : render_deleted,
+                                  "no sale with this sku")) != NULL) {
         call->admin = true;
         if (method_is(req, "GET"))
-            reply->thread->engine->engine->ops->get_sale(reply->thread->engine, sku, on_sale_found, call);
+            reply->thread->engine->engine->ops->get_sale(reply->thread->engine, sku, on_engine_answer, call);
         else
-            reply->thread->engine->engine->ops->delete_sale(reply->thread->engine, sku, on_sale_deleted,
+            reply->thread->engine->engine->ops->delete_sale(reply->thread->engine, sku, on_engine_answer,
                                                             call);
     }
 }
@@ -773,8 +746,8 @@ static void route(reply_t *reply)
         } else if (require_admin(reply)) {
             if (method_is(req, "POST"))
                 create_product(reply);
-            else if ((call = start_call(reply)) != NULL && (call->admin = true))
-                reply->thread->engine->engine->ops->list_sales(reply->thread->engine, on_sales_listed, call);
+            else if ((call = start_call(reply, render_sales, NULL)) != NULL && (call->admin = true))
+                reply->thread->engine->engine->ops->list_sales(reply->thread->engine, on_engine_answer, call);
         }
     } else if (path.len > sizeof(products_prefix) - 1 &&
                memcmp(path.base, products_prefix, sizeof(products_prefix) - 1) == 0) {
@@ -784,14 +757,14 @@ static void route(reply_t *reply)
         reply->route = METRICS_ROUTE_HEALTH;
         if (!method_is(req, "GET"))
             send_method_not_allowed(reply, "GET");
-        else if ((call = start_call(reply)) != NULL)
-            reply->thread->engine->engine->ops->health(reply->thread->engine, on_health, call);
+        else if ((call = start_call(reply, render_health, NULL)) != NULL)
+            reply->thread->engine->engine->ops->health(reply->thread->engine, on_engine_answer, call);
     } else if (h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"))) {
         reply->route = METRICS_ROUTE_METRICS;
         if (!method_is(req, "GET"))
             send_method_not_allowed(reply, "GET");
-        else if ((call = start_call(reply)) != NULL)
-            reply->thread->engine->engine->ops->metrics(reply->thread->engine, on_metrics, call);
+        else if ((call = start_call(reply, render_metrics, NULL)) != NULL)
+            reply->thread->engine->engine->ops->metrics(reply->thread->engine, on_engine_answer, call);
     } else {
         send_not_found(reply, "no such route");
     }
