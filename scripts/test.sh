@@ -21,7 +21,10 @@ ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 export FLASHSALE_BIN="$PWD/build-asan/flashsale"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-modes=${FLASHSALE_MODES:-embedded}
+modes=${FLASHSALE_MODES:-embedded distributed}
+# The distributed mode's black-box runs share one PostgreSQL (tests/blackbox/lib/mode-distributed.mjs).
+export FLASHSALE_BB_POSTGRES_DIR=${FLASHSALE_BB_POSTGRES_DIR:-/tmp/flashsale-bb-postgres-$$}
+trap 'SERVICES_DIR=$FLASHSALE_BB_POSTGRES_DIR PG_PORT=${FLASHSALE_BB_POSTGRES_PORT:-55433} ./scripts/services.sh destroy postgres >/dev/null 2>&1 || true' EXIT
 for mode in $modes; do
   echo "== black-box suite, $mode mode"
   FLASHSALE_MODE=$mode node --test tests/blackbox/

@@ -18,7 +18,8 @@
  * reconciles Redis with PostgreSQL plus the streams. Returns NULL and writes one human line
  * into err on failure. The result is closed through engine->ops->close.
  */
-engine_t *distributed_engine_open(const char *redis_url, const char *postgres_url, char *err, size_t err_size);
+engine_t *distributed_engine_open(const char *redis_url, const char *postgres_url, char *err,
+                                  size_t err_size);
 
 /*
  * Runs the persister (stream -> PostgreSQL) until *stop becomes non-zero; returns 0 then, or a

@@ -46,8 +46,8 @@ int services_start(services_t *services)
     services->redis_port = free_port();
     services->postgres_port = free_port();
     snprintf(services->redis_url, sizeof services->redis_url, "redis://127.0.0.1:%d", services->redis_port);
-    snprintf(services->postgres_url, sizeof services->postgres_url, "postgresql://postgres@127.0.0.1:%d/postgres",
-             services->postgres_port);
+    snprintf(services->postgres_url, sizeof services->postgres_url,
+             "postgresql://postgres@127.0.0.1:%d/postgres", services->postgres_port);
     return services_run(services, "start", "all") == 0 ? 0 : -1;
 }
 

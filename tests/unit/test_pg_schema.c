@@ -97,10 +97,10 @@ static void test_creates_the_tables(void **state)
 {
     fixture_t *fixture = *state;
     migrate(fixture->conn);
-    assert_int_equal(
-        services_query_int(fixture->conn, "SELECT count(*) FROM information_schema.tables WHERE table_name IN"
-                                          " ('sales', 'purchases', 'audit_events', 'schema_migrations')"),
-        4);
+    assert_int_equal(services_query_int(fixture->conn,
+                                        "SELECT count(*) FROM information_schema.tables WHERE table_name IN"
+                                        " ('sales', 'purchases', 'audit_events', 'schema_migrations')"),
+                     4);
     long long sale_id = insert_sale(fixture->conn, "A");
     char sql[512];
     snprintf(sql, sizeof sql,
@@ -135,8 +135,9 @@ static void test_enforces_one_purchase_per_user_and_sku(void **state)
              " VALUES ('FS%lld-3', %lld, 1, 'A', 'bob', 5)",
              sale_id, sale_id);
     assert_int_equal(exec_status(fixture->conn, sql), PGRES_FATAL_ERROR);
-    assert_int_equal(exec_status(fixture->conn, "INSERT INTO purchases (purchase_no, sale_id, sequence, sku,"
-                                                " user_id, purchased_ms) VALUES ('FS999-1', 999, 1, 'Z', 'x', 5)"),
+    assert_int_equal(exec_status(fixture->conn,
+                                 "INSERT INTO purchases (purchase_no, sale_id, sequence, sku,"
+                                 " user_id, purchased_ms) VALUES ('FS999-1', 999, 1, 'Z', 'x', 5)"),
                      PGRES_FATAL_ERROR);
 }
 
@@ -161,8 +162,9 @@ static void test_sale_ids_are_never_reused_and_deletes_cascade(void **state)
     assert_true(rolled_back > first);
     assert_true(second > rolled_back);
     /* Nobody can pick an id by hand and collide with a later one. */
-    assert_int_equal(exec_status(fixture->conn, "INSERT INTO sales (sale_id, sku, product_name, initial_stock,"
-                                                " start_ms, end_ms, created_ms) VALUES (100, 'C', 'P', 1, 0, 1, 0)"),
+    assert_int_equal(exec_status(fixture->conn,
+                                 "INSERT INTO sales (sale_id, sku, product_name, initial_stock,"
+                                 " start_ms, end_ms, created_ms) VALUES (100, 'C', 'P', 1, 0, 1, 0)"),
                      PGRES_FATAL_ERROR);
 }
 

@@ -40,10 +40,15 @@ typedef struct {
     volatile sig_atomic_t stop;
 } running_worker_t;
 
+#define WORKERS_MAX 4
+
 typedef struct {
     char url[256];
     PGconn *conn;
     redisContext *redis;
+    /* Workers still running; teardown stops them when a test failed half-way, so that they
+     * cannot take the next test's orders. */
+    running_worker_t *workers[WORKERS_MAX];
 } fixture_t;
 
 static int start_services(void **state)
@@ -104,9 +109,15 @@ static int setup(void **state)
     return 0;
 }
 
+static void stop_worker(fixture_t *fixture, running_worker_t *worker);
+
 static int teardown(void **state)
 {
     fixture_t *fixture = *state;
+    for (int i = 0; i < WORKERS_MAX; i++) {
+        if (fixture->workers[i] != NULL)
+            stop_worker(fixture, fixture->workers[i]);
+    }
     PQfinish(fixture->conn);
     redisFree(fixture->redis);
     free(fixture);
@@ -128,22 +139,31 @@ static void test_options(worker_options_t *options, const fixture_t *fixture)
     options->log_interval_ms = 1000;
 }
 
-static running_worker_t *start_worker(const fixture_t *fixture, size_t batch_size)
+static running_worker_t *start_worker(fixture_t *fixture, size_t batch_size)
 {
     running_worker_t *worker = calloc(1, sizeof *worker);
     test_options(&worker->options, fixture);
     worker->options.batch_size = batch_size;
+    int slot = 0;
+    while (fixture->workers[slot] != NULL)
+        slot++;
+    assert_true(slot < WORKERS_MAX);
+    fixture->workers[slot] = worker;
     assert_int_equal(pthread_create(&worker->thread, NULL, run_worker, worker), 0);
     return worker;
 }
 
-static void stop_worker(running_worker_t *worker)
+static void stop_worker(fixture_t *fixture, running_worker_t *worker)
 {
+    for (int i = 0; i < WORKERS_MAX; i++) {
+        if (fixture->workers[i] == worker)
+            fixture->workers[i] = NULL;
+    }
     worker->stop = 1;
     void *rc;
     pthread_join(worker->thread, &rc);
-    assert_int_equal((intptr_t)rc, 0);
     free(worker);
+    assert_int_equal((intptr_t)rc, 0);
 }
 
 /* Creates the sale in PostgreSQL and lists it in Redis, as the server does; returns its id. */
@@ -207,7 +227,8 @@ static long long dead_letters(fixture_t *fixture)
 
 static long long pending(fixture_t *fixture, const char *sku)
 {
-    redisReply *reply = redis_ok(fixture, "XPENDING " OUTBOX_KEY_PREFIX "{%s}:orders %s", sku, OUTBOX_CONSUMER_GROUP);
+    redisReply *reply =
+        redis_ok(fixture, "XPENDING " OUTBOX_KEY_PREFIX "{%s}:orders %s", sku, OUTBOX_CONSUMER_GROUP);
     long long count = reply->element[0]->integer;
     freeReplyObject(reply);
     return count;
@@ -230,14 +251,14 @@ static void wait_drained(fixture_t *fixture, const char *const *skus, size_t sku
     }
 }
 
-/* Polls a Redis integer until it equals expected. */
-static void wait_redis_int(fixture_t *fixture, long long expected, const char *command)
+/* Polls the dead-letter stream's length until it equals expected. */
+static void wait_dead_letters(fixture_t *fixture, long long expected)
 {
     int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
     long long value;
-    while ((value = redis_int(fixture, "%s", command)) != expected) {
+    while ((value = dead_letters(fixture)) != expected) {
         if (clock_monotonic_ms() > deadline)
-            fail_msg("%s: %lld, expected %lld", command, value, expected);
+            fail_msg("%lld dead letters, expected %lld", value, expected);
         usleep(10000);
     }
 }
@@ -257,11 +278,11 @@ static void test_moves_orders_into_postgres(void **state)
         add_order_as(fixture, "SECOND", second, (long long)i + 1, tricky[i], strlen(tricky[i]));
     const char *skus[] = {"FIRST", "SECOND"};
     wait_drained(fixture, skus, 2, 1506);
-    stop_worker(worker);
+    stop_worker(fixture, worker);
     for (size_t i = 0; i < sizeof tricky / sizeof tricky[0]; i++) {
         const char *params[] = {tricky[i]};
-        PGresult *result = PQexecParams(fixture->conn, "SELECT purchase_no FROM purchases WHERE user_id = $1", 1,
-                                        NULL, params, NULL, NULL, 0);
+        PGresult *result = PQexecParams(fixture->conn, "SELECT purchase_no FROM purchases WHERE user_id = $1",
+                                        1, NULL, params, NULL, NULL, 0);
         assert_int_equal(PQntuples(result), 1);
         char expected[64];
         snprintf(expected, sizeof expected, "FS%lld-%zu", second, i + 1);
@@ -286,13 +307,13 @@ static void test_orders_delivered_twice_are_stored_once(void **state)
     const char *skus[] = {"TWICE"};
     running_worker_t *worker = start_worker(fixture, 1000);
     wait_drained(fixture, skus, 1, 300);
-    stop_worker(worker);
+    stop_worker(fixture, worker);
     /* The same orders again, as after a crash between COMMIT and XACK. */
     for (long long i = 1; i <= 300; i++)
         add_order(fixture, "TWICE", sale, i);
     worker = start_worker(fixture, 1000);
     wait_drained(fixture, skus, 1, 300);
-    stop_worker(worker);
+    stop_worker(fixture, worker);
 }
 
 static void test_orders_left_by_a_dead_consumer_are_claimed(void **state)
@@ -305,14 +326,14 @@ static void test_orders_left_by_a_dead_consumer_are_claimed(void **state)
     /* A worker that read these and died before storing them. */
     freeReplyObject(redis_ok(fixture, "XGROUP CREATE " OUTBOX_KEY_PREFIX "{ORPHAN}:orders %s 0 MKSTREAM",
                              OUTBOX_CONSUMER_GROUP));
-    freeReplyObject(redis_ok(fixture, "XREADGROUP GROUP %s dead COUNT 50 STREAMS " OUTBOX_KEY_PREFIX
-                             "{ORPHAN}:orders >",
-                             OUTBOX_CONSUMER_GROUP));
+    freeReplyObject(
+        redis_ok(fixture, "XREADGROUP GROUP %s dead COUNT 50 STREAMS " OUTBOX_KEY_PREFIX "{ORPHAN}:orders >",
+                 OUTBOX_CONSUMER_GROUP));
     assert_int_equal(pending(fixture, "ORPHAN"), 50);
     running_worker_t *worker = start_worker(fixture, 1000);
     const char *skus[] = {"ORPHAN"};
     wait_drained(fixture, skus, 1, 50);
-    stop_worker(worker);
+    stop_worker(fixture, worker);
     assert_int_equal(pending(fixture, "ORPHAN"), 0);
 }
 
@@ -344,7 +365,7 @@ static void test_killed_worker_loses_nothing(void **state)
     running_worker_t *worker = start_worker(fixture, 1000);
     const char *skus[] = {"KILLED"};
     wait_drained(fixture, skus, 1, total);
-    stop_worker(worker);
+    stop_worker(fixture, worker);
     assert_int_equal(pending(fixture, "KILLED"), 0);
 }
 
@@ -354,14 +375,15 @@ static void test_unparseable_order_goes_to_dead_letter(void **state)
     migrate(fixture);
     long long sale = create_sale(fixture, "BROKEN");
     add_order(fixture, "BROKEN", sale, 1);
-    freeReplyObject(redis_ok(fixture, "XADD " OUTBOX_KEY_PREFIX "{BROKEN}:orders * " OUTBOX_FIELD_PURCHASE_NO
-                                      " FS%lld-2 " OUTBOX_FIELD_SALE_ID " %lld " OUTBOX_FIELD_SKU " BROKEN",
+    freeReplyObject(redis_ok(fixture,
+                             "XADD " OUTBOX_KEY_PREFIX "{BROKEN}:orders * " OUTBOX_FIELD_PURCHASE_NO
+                             " FS%lld-2 " OUTBOX_FIELD_SALE_ID " %lld " OUTBOX_FIELD_SKU " BROKEN",
                              sale, sale));
     add_order(fixture, "BROKEN", sale, 3);
     running_worker_t *worker = start_worker(fixture, 1000);
     const char *skus[] = {"BROKEN"};
     wait_drained(fixture, skus, 1, 2);
-    stop_worker(worker);
+    stop_worker(fixture, worker);
     redisReply *dead = redis_ok(fixture, "XRANGE %s - +", OUTBOX_DEAD_LETTER);
     assert_int_equal(dead->elements, 1);
     const redisReply *fields = dead->element[0]->element[1];
@@ -388,10 +410,10 @@ static void test_order_refused_by_postgres_is_dead_lettered_after_max_deliveries
     add_order_as(fixture, "REFUSED", sale, 2, "\xff\xfe", 2);
     add_order(fixture, "REFUSED", sale, 3);
     running_worker_t *worker = start_worker(fixture, 1000);
-    wait_redis_int(fixture, 1, "XLEN " OUTBOX_DEAD_LETTER);
+    wait_dead_letters(fixture, 1);
     const char *skus[] = {"REFUSED"};
     wait_drained(fixture, skus, 1, 2);
-    stop_worker(worker);
+    stop_worker(fixture, worker);
     redisReply *dead = redis_ok(fixture, "XRANGE %s - +", OUTBOX_DEAD_LETTER);
     const redisReply *fields = dead->element[0]->element[1];
     long long deliveries = 0;
@@ -413,7 +435,7 @@ static void test_order_of_a_deleted_sale_is_dropped(void **state)
     running_worker_t *worker = start_worker(fixture, 1000);
     const char *skus[] = {"GONE"};
     wait_drained(fixture, skus, 1, 1);
-    stop_worker(worker);
+    stop_worker(fixture, worker);
     assert_int_equal(dead_letters(fixture), 0);
     assert_int_equal(pending(fixture, "GONE"), 0);
 }
@@ -438,16 +460,16 @@ static void test_postgres_outage_loses_nothing(void **state)
     assert_int_equal(services_run(&services, "stop", "postgres"), 0);
     for (long long i = 201; i <= 700; i++)
         add_order(fixture, "OUTAGE", sale, i);
-    /* The worker took them and holds on to them, unacknowledged, while PostgreSQL is down. */
-    wait_redis_int(fixture, 500, "XLEN " OUTBOX_KEY_PREFIX "{OUTAGE}:orders");
+    /* The worker took a batch and holds on to it, unacknowledged, while PostgreSQL is down. */
     int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
-    while (pending(fixture, "OUTAGE") != 500 && clock_monotonic_ms() < deadline)
+    while (pending(fixture, "OUTAGE") == 0 && clock_monotonic_ms() < deadline)
         usleep(10000);
-    assert_int_equal(pending(fixture, "OUTAGE"), 500);
+    assert_true(pending(fixture, "OUTAGE") > 0);
+    assert_int_equal(stream_length(fixture, "OUTAGE"), 500);
     assert_int_equal(services_run(&services, "start", "postgres"), 0);
     reconnect_postgres(fixture);
     wait_drained(fixture, skus, 1, 700);
-    stop_worker(worker);
+    stop_worker(fixture, worker);
 }
 
 static void test_redis_crash_loses_nothing(void **state)
@@ -466,7 +488,7 @@ static void test_redis_crash_loses_nothing(void **state)
         add_order(fixture, "CRASH", sale, i);
     const char *skus[] = {"CRASH"};
     wait_drained(fixture, skus, 1, 600);
-    stop_worker(worker);
+    stop_worker(fixture, worker);
 }
 
 static void test_two_workers_share_the_streams(void **state)
@@ -482,8 +504,8 @@ static void test_two_workers_share_the_streams(void **state)
             add_order(fixture, skus[s], sale, i);
     }
     wait_drained(fixture, skus, 4, 4000);
-    stop_worker(one);
-    stop_worker(two);
+    stop_worker(fixture, one);
+    stop_worker(fixture, two);
 }
 
 static void test_lag_counts_what_is_not_yet_stored(void **state)
@@ -499,10 +521,11 @@ static void test_lag_counts_what_is_not_yet_stored(void **state)
     assert_int_equal(lag.oldest_age_ms, 0);
     for (long long i = 1; i <= 3; i++)
         add_order(fixture, "LAG", sale, i);
-    freeReplyObject(redis_ok(fixture, "XGROUP CREATE " OUTBOX_KEY_PREFIX "{LAG}:orders %s 0", OUTBOX_CONSUMER_GROUP));
-    freeReplyObject(redis_ok(fixture, "XREADGROUP GROUP %s someone COUNT 1 STREAMS " OUTBOX_KEY_PREFIX
-                             "{LAG}:orders >",
-                             OUTBOX_CONSUMER_GROUP));
+    freeReplyObject(
+        redis_ok(fixture, "XGROUP CREATE " OUTBOX_KEY_PREFIX "{LAG}:orders %s 0", OUTBOX_CONSUMER_GROUP));
+    freeReplyObject(
+        redis_ok(fixture, "XREADGROUP GROUP %s someone COUNT 1 STREAMS " OUTBOX_KEY_PREFIX "{LAG}:orders >",
+                 OUTBOX_CONSUMER_GROUP));
     freeReplyObject(redis_ok(fixture, "XADD %s * reason test", OUTBOX_DEAD_LETTER));
     assert_int_equal(worker_lag_read(fixture->redis, &lag, err, sizeof err), 0);
     assert_int_equal(lag.length, 3);
@@ -512,7 +535,7 @@ static void test_lag_counts_what_is_not_yet_stored(void **state)
     running_worker_t *worker = start_worker(fixture, 1000);
     const char *skus[] = {"LAG"};
     wait_drained(fixture, skus, 1, 3);
-    stop_worker(worker);
+    stop_worker(fixture, worker);
     assert_int_equal(worker_lag_read(fixture->redis, &lag, err, sizeof err), 0);
     assert_int_equal(lag.length, 0);
     assert_int_equal(lag.pending, 0);

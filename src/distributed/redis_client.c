@@ -1,0 +1,383 @@
+#include "distributed/redis_client.h"
+
+#include <assert.h>
+#include <hiredis/async.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "distributed/redis_loop.h"
+
+/* Reconnects are attempted on this tick, the delay doubling from the first to the last value. */
+#define RETRY_TICK_MS        50
+#define RETRY_FIRST_DELAY_MS 50
+#define RETRY_MAX_DELAY_MS   2000
+
+struct redis_client {
+    h2o_loop_t *loop;
+    redis_address_t address;
+    uint64_t timeout_ms;
+    redis_client_stats_t *stats;
+    /* NULL while disconnected; commands are buffered by hiredis while it connects. */
+    redisAsyncContext *context;
+    bool connected;
+    bool ever_connected;
+    /* So that a Redis that stays down is logged once, not at every retry. */
+    bool down_reported;
+    h2o_timeout_t flush_timeout;   /* 0 ms: see redis_loop */
+    h2o_timeout_t command_timeout; /* timeout_ms; entries in send order */
+    h2o_timeout_t retry_timeout;   /* RETRY_TICK_MS */
+    h2o_timeout_entry_t retry;
+    uint64_t retry_delay_ms;
+    uint64_t retry_at;
+};
+
+/*
+ * One command in flight. For a script, the arguments after the script's SHA are copied into the
+ * same allocation, to be sent again as EVAL after NOSCRIPT.
+ */
+typedef struct {
+    h2o_timeout_entry_t timeout;
+    redis_client_t *client;
+    redis_client_cb cb;
+    void *ctx;
+    const redis_script_t *script; /* NULL for a plain command */
+    bool sent_body;
+    int argc;          /* script: 2 + key count + arguments ("EVALSHA", sha, numkeys, ...) */
+    const char **argv; /* script: argv[0] and argv[1] are filled at send time */
+    size_t *lens;
+} request_t;
+
+int redis_address_parse(const char *url, redis_address_t *address)
+{
+    static const char scheme[] = "redis://";
+    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
+        return -1;
+    const char *host = url + sizeof(scheme) - 1;
+    size_t host_len = strcspn(host, ":/");
+    if (host_len == 0 || host_len > REDIS_ADDRESS_HOST_MAX)
+        return -1;
+    memcpy(address->host, host, host_len);
+    address->host[host_len] = '\0';
+    address->port = 6379;
+    address->db = 0;
+    const char *rest = host + host_len;
+    char *end;
+    if (*rest == ':') {
+        long port = strtol(rest + 1, &end, 10);
+        if (end == rest + 1 || port < 1 || port > 65535)
+            return -1;
+        address->port = (int)port;
+        rest = end;
+    }
+    if (*rest == '/' && rest[1] != '\0') {
+        long db = strtol(rest + 1, &end, 10);
+        if (end == rest + 1 || *end != '\0' || db < 0 || db > 65535)
+            return -1;
+        address->db = (int)db;
+        rest = end;
+    } else if (*rest == '/') {
+        rest++;
+    }
+    return *rest == '\0' ? 0 : -1;
+}
+
+redisContext *redis_address_connect(const redis_address_t *address, int timeout_ms, char *err,
+                                    size_t err_size)
+{
+    struct timeval timeout = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    redisContext *redis = redisConnectWithTimeout(address->host, address->port, timeout);
+    if (redis == NULL || redis->err != 0) {
+        snprintf(err, err_size, "redis %s:%d: %s", address->host, address->port,
+                 redis != NULL ? redis->errstr : "out of memory");
+        redisFree(redis);
+        return NULL;
+    }
+    redisSetTimeout(redis, timeout);
+    if (address->db != 0) {
+        redisReply *reply = redisCommand(redis, "SELECT %d", address->db);
+        if (reply == NULL || reply->type != REDIS_REPLY_STATUS) {
+            snprintf(err, err_size, "redis SELECT %d: %s", address->db,
+                     reply == NULL                      ? redis->errstr
+                     : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                        : "bad reply");
+            freeReplyObject(reply);
+            redisFree(redis);
+            return NULL;
+        }
+        freeReplyObject(reply);
+    }
+    return redis;
+}
+
+int redis_script_load(redisContext *redis, redis_script_t *script, char *err, size_t err_size)
+{
+    redisReply *reply = redisCommand(redis, "SCRIPT LOAD %s", script->body);
+    int result = -1;
+    if (reply == NULL)
+        snprintf(err, err_size, "redis SCRIPT LOAD: %s", redis->errstr);
+    else if (reply->type != REDIS_REPLY_STRING || reply->len != sizeof(script->sha) - 1)
+        snprintf(err, err_size, "redis SCRIPT LOAD: %s",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+    else {
+        memcpy(script->sha, reply->str, sizeof(script->sha));
+        result = 0;
+    }
+    freeReplyObject(reply);
+    return result;
+}
+
+static void connect_now(redis_client_t *client);
+
+static void schedule_retry(redis_client_t *client)
+{
+    client->connected = false;
+    client->retry_at = h2o_now(client->loop) + client->retry_delay_ms;
+    client->retry_delay_ms *= 2;
+    if (client->retry_delay_ms > RETRY_MAX_DELAY_MS)
+        client->retry_delay_ms = RETRY_MAX_DELAY_MS;
+    if (!h2o_timeout_is_linked(&client->retry))
+        h2o_timeout_link(client->loop, &client->retry_timeout, &client->retry);
+}
+
+static void on_retry_tick(h2o_timeout_entry_t *entry)
+{
+    redis_client_t *client = H2O_STRUCT_FROM_MEMBER(redis_client_t, retry, entry);
+    if (h2o_now(client->loop) >= client->retry_at)
+        connect_now(client);
+    else
+        h2o_timeout_link(client->loop, &client->retry_timeout, &client->retry);
+}
+
+static void report_down(redis_client_t *client, const char *why)
+{
+    if (!client->down_reported)
+        fprintf(stderr, "redis %s:%d: %s; reconnecting\n", client->address.host, client->address.port, why);
+    client->down_reported = true;
+}
+
+static void on_connect(const redisAsyncContext *context, int status)
+{
+    redis_client_t *client = context->data;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this returns. */
+        if (client->context == context) {
+            client->context = NULL;
+            report_down(client, context->errstr);
+            schedule_retry(client);
+        }
+        return;
+    }
+    client->connected = true;
+    client->retry_delay_ms = RETRY_FIRST_DELAY_MS;
+    if (client->ever_connected)
+        atomic_fetch_add_explicit(&client->stats->reconnects, 1, memory_order_relaxed);
+    if (client->down_reported)
+        fprintf(stderr, "redis %s:%d: connected\n", client->address.host, client->address.port);
+    client->ever_connected = true;
+    client->down_reported = false;
+}
+
+static void on_disconnect(const redisAsyncContext *context, int status)
+{
+    (void)status;
+    redis_client_t *client = context->data;
+    /* A context this client dropped itself was detached from it first. */
+    if (client->context == context) {
+        client->context = NULL;
+        report_down(client, context->errstr[0] != '\0' ? context->errstr : "connection closed");
+        schedule_retry(client);
+    }
+}
+
+static void on_select(void *ctx, redisReply *reply);
+
+static void connect_now(redis_client_t *client)
+{
+    assert(client->context == NULL);
+    redisAsyncContext *context = redisAsyncConnect(client->address.host, client->address.port);
+    if (context == NULL || context->err != 0 ||
+        redis_loop_attach(context, client->loop, &client->flush_timeout) != 0) {
+        report_down(client,
+                    context != NULL && context->err != 0 ? context->errstr : "cannot watch the socket");
+        if (context != NULL)
+            redisAsyncFree(context);
+        schedule_retry(client);
+        return;
+    }
+    context->data = client;
+    redisAsyncSetConnectCallback(context, on_connect);
+    redisAsyncSetDisconnectCallback(context, on_disconnect);
+    client->context = context;
+    /* Sent first, so every later command of this connection runs in the right database. */
+    if (client->address.db != 0) {
+        char db[12];
+        int db_len = snprintf(db, sizeof(db), "%d", client->address.db);
+        const char *argv[] = {"SELECT", db};
+        const size_t lens[] = {6, (size_t)db_len};
+        redis_client_command(client, 2, argv, lens, on_select, client);
+    }
+}
+
+/* Makes the client disconnected now: every pending command fails, and a retry is scheduled. */
+static void drop_connection(redis_client_t *client, bool retry)
+{
+    redisAsyncContext *context = client->context;
+    client->context = NULL;
+    client->connected = false;
+    if (retry)
+        schedule_retry(client);
+    if (context != NULL)
+        redisAsyncFree(context);
+}
+
+static void on_select(void *ctx, redisReply *reply)
+{
+    redis_client_t *client = ctx;
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+        report_down(client, reply->str);
+        drop_connection(client, true);
+    }
+}
+
+static void on_command_timeout(h2o_timeout_entry_t *entry)
+{
+    request_t *request = H2O_STRUCT_FROM_MEMBER(request_t, timeout, entry);
+    redis_client_t *client = request->client;
+    atomic_fetch_add_explicit(&client->stats->timeouts, 1, memory_order_relaxed);
+    report_down(client, "no reply in time");
+    drop_connection(client, true);
+}
+
+static void finish(request_t *request, redisReply *reply)
+{
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+        atomic_fetch_add_explicit(&request->client->stats->errors, 1, memory_order_relaxed);
+    request->cb(request->ctx, reply);
+    free(request);
+}
+
+static void send_request(request_t *request, int argc, const char **argv, const size_t *lens);
+
+static bool is_noscript(const redisReply *reply)
+{
+    return reply != NULL && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOSCRIPT", 8) == 0;
+}
+
+static void on_reply(redisAsyncContext *context, void *reply, void *data)
+{
+    (void)context;
+    request_t *request = data;
+    h2o_timeout_unlink(&request->timeout);
+    /* NOSCRIPT means the script did not run, so sending it again cannot apply it twice. */
+    if (request->script != NULL && !request->sent_body && is_noscript(reply)) {
+        atomic_fetch_add_explicit(&request->client->stats->noscript, 1, memory_order_relaxed);
+        request->sent_body = true;
+        request->argv[0] = "EVAL";
+        request->lens[0] = 4;
+        request->argv[1] = request->script->body;
+        request->lens[1] = strlen(request->script->body);
+        send_request(request, request->argc, request->argv, request->lens);
+        return;
+    }
+    finish(request, reply);
+}
+
+static void send_request(request_t *request, int argc, const char **argv, const size_t *lens)
+{
+    redis_client_t *client = request->client;
+    if (client->context == NULL ||
+        redisAsyncCommandArgv(client->context, on_reply, request, argc, argv, lens) != REDIS_OK) {
+        finish(request, NULL);
+        return;
+    }
+    atomic_fetch_add_explicit(&client->stats->commands, 1, memory_order_relaxed);
+    h2o_timeout_link(client->loop, &client->command_timeout, &request->timeout);
+}
+
+void redis_client_command(redis_client_t *client, int argc, const char **argv, const size_t *lens,
+                          redis_client_cb cb, void *ctx)
+{
+    request_t *request = malloc(sizeof(*request));
+    if (request == NULL) {
+        cb(ctx, NULL);
+        return;
+    }
+    *request = (request_t){.timeout = {.cb = on_command_timeout}, .client = client, .cb = cb, .ctx = ctx};
+    send_request(request, argc, argv, lens);
+}
+
+void redis_client_script(redis_client_t *client, const redis_script_t *script, int key_count, int argc,
+                         const char **argv, const size_t *lens, redis_client_cb cb, void *ctx)
+{
+    assert(script->sha[0] != '\0');
+    char numkeys[12];
+    size_t numkeys_len = (size_t)snprintf(numkeys, sizeof(numkeys), "%d", key_count);
+    int total = argc + 3;
+    size_t bytes = numkeys_len;
+    for (int i = 0; i < argc; i++)
+        bytes += lens[i];
+    request_t *request = malloc(sizeof(*request) + total * (sizeof(char *) + sizeof(size_t)) + bytes);
+    if (request == NULL) {
+        cb(ctx, NULL);
+        return;
+    }
+    *request = (request_t){.timeout = {.cb = on_command_timeout},
+                           .client = client,
+                           .cb = cb,
+                           .ctx = ctx,
+                           .script = script,
+                           .argc = total,
+                           .argv = (const char **)(request + 1)};
+    request->lens = (size_t *)(request->argv + total);
+    char *data = (char *)(request->lens + total);
+    request->argv[0] = "EVALSHA";
+    request->lens[0] = 7;
+    request->argv[1] = script->sha;
+    request->lens[1] = sizeof(script->sha) - 1;
+    memcpy(data, numkeys, numkeys_len);
+    request->argv[2] = data;
+    request->lens[2] = numkeys_len;
+    data += numkeys_len;
+    for (int i = 0; i < argc; i++) {
+        memcpy(data, argv[i], lens[i]);
+        request->argv[i + 3] = data;
+        request->lens[i + 3] = lens[i];
+        data += lens[i];
+    }
+    send_request(request, total, request->argv, request->lens);
+}
+
+redis_client_t *redis_client_create(h2o_loop_t *loop, const redis_address_t *address, uint64_t timeout_ms,
+                                    redis_client_stats_t *stats)
+{
+    redis_client_t *client = calloc(1, sizeof(*client));
+    if (client == NULL)
+        return NULL;
+    client->loop = loop;
+    client->address = *address;
+    client->timeout_ms = timeout_ms;
+    client->stats = stats;
+    client->retry.cb = on_retry_tick;
+    client->retry_delay_ms = RETRY_FIRST_DELAY_MS;
+    h2o_timeout_init(loop, &client->flush_timeout, 0);
+    h2o_timeout_init(loop, &client->command_timeout, timeout_ms);
+    h2o_timeout_init(loop, &client->retry_timeout, RETRY_TICK_MS);
+    connect_now(client);
+    return client;
+}
+
+void redis_client_destroy(redis_client_t *client)
+{
+    drop_connection(client, false);
+    h2o_timeout_unlink(&client->retry);
+    h2o_timeout_dispose(client->loop, &client->flush_timeout);
+    h2o_timeout_dispose(client->loop, &client->command_timeout);
+    h2o_timeout_dispose(client->loop, &client->retry_timeout);
+    free(client);
+}
+
+bool redis_client_is_connected(const redis_client_t *client)
+{
+    return client->connected;
+}

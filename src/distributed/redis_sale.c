@@ -1,0 +1,249 @@
+#include "distributed/redis_sale.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "distributed/outbox.h"
+
+void redis_sale_keys(redis_sale_keys_t *keys, const char *sku)
+{
+    assert(strlen(sku) <= SALE_SKU_MAX);
+    keys->sale_len = (size_t)snprintf(keys->sale, sizeof(keys->sale), OUTBOX_KEY_PREFIX "{%s}:sale", sku);
+    keys->buyers_len =
+        (size_t)snprintf(keys->buyers, sizeof(keys->buyers), OUTBOX_KEY_PREFIX "{%s}:buyers", sku);
+    keys->orders_len =
+        (size_t)snprintf(keys->orders, sizeof(keys->orders), OUTBOX_KEY_PREFIX "{%s}:orders", sku);
+}
+
+const char *const redis_sale_fields[REDIS_SALE_FIELD_COUNT] = {
+    "sale_id", "product_name", "initial_stock", "stock", "start_ms", "end_ms", "created_ms",
+};
+
+static int parse_int64(const char *text, size_t len, int64_t *value)
+{
+    char buffer[24];
+    if (len == 0 || len >= sizeof(buffer))
+        return -1;
+    memcpy(buffer, text, len);
+    buffer[len] = '\0';
+    char *end;
+    errno = 0;
+    long long parsed = strtoll(buffer, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *value = parsed;
+    return 0;
+}
+
+int redis_reply_int64(const redisReply *reply, int64_t *value)
+{
+    if (reply->type == REDIS_REPLY_INTEGER) {
+        *value = reply->integer;
+        return 0;
+    }
+    if (reply->type != REDIS_REPLY_STRING)
+        return -1;
+    return parse_int64(reply->str, reply->len, value);
+}
+
+int redis_sale_decode(redisReply *const *fields, sale_t *sale)
+{
+    for (int i = 0; i < REDIS_SALE_FIELD_COUNT; i++)
+        if (fields[i]->type != REDIS_REPLY_STRING)
+            return -1;
+    int64_t sale_id;
+    if (redis_reply_int64(fields[0], &sale_id) != 0 || sale_id <= 0 ||
+        fields[1]->len > SALE_PRODUCT_NAME_MAX || redis_reply_int64(fields[2], &sale->initial_stock) != 0 ||
+        redis_reply_int64(fields[3], &sale->stock) != 0 ||
+        redis_reply_int64(fields[4], &sale->start_ms) != 0 ||
+        redis_reply_int64(fields[5], &sale->end_ms) != 0 ||
+        redis_reply_int64(fields[6], &sale->created_ms) != 0)
+        return -1;
+    sale->sale_id = (uint64_t)sale_id;
+    memcpy(sale->product_name, fields[1]->str, fields[1]->len);
+    sale->product_name[fields[1]->len] = '\0';
+    return 0;
+}
+
+/* The scripts are laid out one Lua line per C line, which clang-format would reflow. */
+/* clang-format off */
+
+/*
+ * Redis' clock, in milliseconds, as a number and as the exact decimal text (Lua's number
+ * formatting would switch to exponents for large values).
+ */
+#define LUA_NOW \
+    "local time = redis.call('TIME')\n" \
+    "local now_text = time[1] .. string.format('%03d', math.floor(tonumber(time[2]) / 1000))\n" \
+    "local now = tonumber(now_text)\n"
+
+/* Creates the consumer group from the stream's start, so no order can precede it. */
+#define LUA_CREATE_GROUP \
+    "redis.pcall('XGROUP', 'CREATE', KEYS[3], '" OUTBOX_CONSUMER_GROUP "', '0', 'MKSTREAM')\n"
+
+/* Reads a stream entry's field list into a table. */
+#define LUA_ENTRY_FIELDS \
+    "local function entry_fields(entry)\n" \
+    "  local fields = {}\n" \
+    "  for i = 1, #entry[2], 2 do fields[entry[2][i]] = entry[2][i + 1] end\n" \
+    "  return fields\n" \
+    "end\n"
+
+/*
+ * The decision, in sale_decide's order: buyer, window, stock. XADD comes first among the writes:
+ * it is the only one that can fail, and then nothing was written.
+ */
+redis_script_t redis_sale_purchase_script = {
+    .body =
+        "#!lua\n"
+        "local sale = redis.call('HMGET', KEYS[1], 'sale_id', 'stock', 'start_ms', 'end_ms', 'next_sequence')\n"
+        "if not sale[1] then return {1} end\n"
+        "local prior = redis.call('HGET', KEYS[2], ARGV[2])\n"
+        "if prior then\n"
+        "  local number, at = string.match(prior, '^(.*)|(%d+)$')\n"
+        "  return {2, number, at}\n"
+        "end\n"
+        LUA_NOW
+        "if now < tonumber(sale[3]) or now >= tonumber(sale[4]) then return {3} end\n"
+        "if tonumber(sale[2]) <= 0 then return {4} end\n"
+        "local sequence = sale[5]\n"
+        "local number = 'FS' .. sale[1] .. '-' .. sequence\n"
+        "redis.call('XADD', KEYS[3], sequence .. '-0',\n"
+        "  '" OUTBOX_FIELD_PURCHASE_NO "', number, '" OUTBOX_FIELD_SALE_ID "', sale[1],\n"
+        "  '" OUTBOX_FIELD_SEQUENCE "', sequence, '" OUTBOX_FIELD_SKU "', ARGV[1],\n"
+        "  '" OUTBOX_FIELD_USER_ID "', ARGV[2], '" OUTBOX_FIELD_PURCHASED_MS "', now_text)\n"
+        "redis.call('HINCRBY', KEYS[1], 'next_sequence', 1)\n"
+        "local stock = redis.call('HINCRBY', KEYS[1], 'stock', -1)\n"
+        "redis.call('HSET', KEYS[2], ARGV[2], number .. '|' .. now_text)\n"
+        "redis.call('PUBLISH', '" OUTBOX_STOCK_CHANNEL "', ARGV[1] .. ' ' .. stock)\n"
+        "return {0, number, now_text}\n",
+};
+
+/*
+ * A sale just created in PostgreSQL. Keys left by an older incarnation of the sku (deleted in
+ * PostgreSQL while Redis was unreachable) are replaced: their orders belong to a sale that no
+ * longer exists, and the worker would not persist them anyway.
+ */
+redis_script_t redis_sale_create_script = {
+    .body =
+        "#!lua\n"
+        "local current = redis.call('HGET', KEYS[1], 'sale_id')\n"
+        "if current == ARGV[1] then return 0 end\n"
+        "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
+        "redis.call('HSET', KEYS[1], 'sale_id', ARGV[1], 'product_name', ARGV[2],\n"
+        "  'initial_stock', ARGV[3], 'stock', ARGV[3], 'start_ms', ARGV[4], 'end_ms', ARGV[5],\n"
+        "  'created_ms', ARGV[6], 'next_sequence', 1)\n"
+        LUA_CREATE_GROUP
+        "return 1\n",
+};
+
+redis_script_t redis_sale_read_script = {
+    .body =
+        "#!lua\n"
+        LUA_NOW
+        "local sale = redis.call('HMGET', KEYS[1], 'sale_id', 'product_name', 'initial_stock',\n"
+        "  'stock', 'start_ms', 'end_ms', 'created_ms')\n"
+        "if not sale[1] then return {now_text} end\n"
+        "table.insert(sale, 1, now_text)\n"
+        "return sale\n",
+};
+
+/* Checked again here, on Redis' clock, because the sale may have started since it was read. */
+redis_script_t redis_sale_update_script = {
+    .body =
+        "#!lua\n"
+        "local sale = redis.call('HMGET', KEYS[1], 'sale_id', 'start_ms')\n"
+        "if sale[1] ~= ARGV[1] then return 1 end\n"
+        LUA_NOW
+        "if now >= tonumber(sale[2]) or redis.call('HLEN', KEYS[2]) > 0 then return 2 end\n"
+        "redis.call('HSET', KEYS[1], 'product_name', ARGV[2], 'initial_stock', ARGV[3],\n"
+        "  'stock', ARGV[3], 'start_ms', ARGV[4], 'end_ms', ARGV[5])\n"
+        "return 0\n",
+};
+
+redis_script_t redis_sale_delete_script = {
+    .body =
+        "#!lua\n"
+        "if redis.call('HGET', KEYS[1], 'sale_id') ~= ARGV[1] then return 0 end\n"
+        "redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
+        "return 1\n",
+};
+
+redis_script_t redis_sale_page_script = {
+    .body =
+        "#!lua\n"
+        LUA_ENTRY_FIELDS
+        "local sale = redis.call('HMGET', KEYS[1], 'sale_id', 'next_sequence')\n"
+        "if not sale[1] then return false end\n"
+        "local result = {sale[1], tostring(tonumber(sale[2]) - 1)}\n"
+        "for _, entry in ipairs(redis.call('XRANGE', KEYS[2], ARGV[1] .. '-0', '+', 'COUNT', ARGV[2])) do\n"
+        "  local order = entry_fields(entry)\n"
+        "  if order." OUTBOX_FIELD_SALE_ID " == sale[1] then\n"
+        "    table.insert(result, order." OUTBOX_FIELD_SEQUENCE ")\n"
+        "    table.insert(result, order." OUTBOX_FIELD_PURCHASE_NO ")\n"
+        "    table.insert(result, order." OUTBOX_FIELD_USER_ID ")\n"
+        "    table.insert(result, order." OUTBOX_FIELD_PURCHASED_MS ")\n"
+        "  end\n"
+        "end\n"
+        "return result\n",
+};
+
+/*
+ * Recreates an absent sale from PostgreSQL's buyers (staged in KEYS[4] by the caller) plus the
+ * orders still in the stream, which PostgreSQL may not have yet. It acts only when the sale hash
+ * is absent: while it is absent no purchase can be decided, so no order is in flight, and a
+ * present hash is never touched — stock is never reset under running purchases. The next
+ * sequence stays above every sequence ever used, the stream's last ID included, so purchase
+ * numbers are not reused and XADD's explicit IDs keep increasing.
+ */
+redis_script_t redis_sale_rebuild_script = {
+    .body =
+        "#!lua\n"
+        LUA_ENTRY_FIELDS
+        "local current = redis.call('HGET', KEYS[1], 'sale_id')\n"
+        "if current == ARGV[1] then redis.call('DEL', KEYS[4]) return 0 end\n"
+        "if current then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end\n"
+        "local staged = redis.call('HGETALL', KEYS[4])\n"
+        "for i = 1, #staged, 2 do redis.call('HSETNX', KEYS[2], staged[i], staged[i + 1]) end\n"
+        "local last = tonumber(ARGV[7])\n"
+        "if redis.call('EXISTS', KEYS[3]) == 1 then\n"
+        "  for _, entry in ipairs(redis.call('XRANGE', KEYS[3], '-', '+')) do\n"
+        "    local order = entry_fields(entry)\n"
+        "    if order." OUTBOX_FIELD_SALE_ID " == ARGV[1] then\n"
+        "      redis.call('HSETNX', KEYS[2], order." OUTBOX_FIELD_USER_ID ",\n"
+        "        order." OUTBOX_FIELD_PURCHASE_NO " .. '|' .. order." OUTBOX_FIELD_PURCHASED_MS ")\n"
+        "    end\n"
+        "  end\n"
+        "  local info = redis.call('XINFO', 'STREAM', KEYS[3])\n"
+        "  for i = 1, #info, 2 do\n"
+        "    if info[i] == 'last-generated-id' then\n"
+        "      last = math.max(last, tonumber(string.match(info[i + 1], '^(%d+)')))\n"
+        "    end\n"
+        "  end\n"
+        "end\n"
+        "local stock = math.max(tonumber(ARGV[3]) - redis.call('HLEN', KEYS[2]), 0)\n"
+        "redis.call('HSET', KEYS[1], 'sale_id', ARGV[1], 'product_name', ARGV[2],\n"
+        "  'initial_stock', ARGV[3], 'stock', stock, 'start_ms', ARGV[4], 'end_ms', ARGV[5],\n"
+        "  'created_ms', ARGV[6], 'next_sequence', last + 1)\n"
+        "redis.call('DEL', KEYS[4])\n"
+        LUA_CREATE_GROUP
+        "return 1\n",
+};
+
+/* clang-format on */
+
+int redis_sale_load_scripts(redisContext *redis, char *err, size_t err_size)
+{
+    redis_script_t *scripts[] = {
+        &redis_sale_purchase_script, &redis_sale_create_script, &redis_sale_read_script,
+        &redis_sale_update_script,   &redis_sale_delete_script, &redis_sale_page_script,
+        &redis_sale_rebuild_script,
+    };
+    for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++)
+        if (redis_script_load(redis, scripts[i], err, err_size) != 0)
+            return -1;
+    return 0;
+}

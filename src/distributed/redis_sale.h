@@ -1,0 +1,88 @@
+/*
+ * redis_sale: one sale as Redis holds it — its key names, the Lua scripts that change it, and
+ * the decoding of what they answer.
+ *
+ * The layout is outbox.h's. Every script touches the keys of one sale only, declared, under the
+ * `#!lua` shebang: Redis then refuses undeclared or cross-slot keys, so the scripts run on Redis
+ * Cluster unchanged, and refuses to start them when out of memory rather than fail half-way.
+ * Each script makes its checks before its first write, and its first write is the one that can
+ * fail (XADD with an explicit ID), so no script ever leaves a sale half-changed.
+ *
+ * Stream entry IDs are "<sequence>-0": the stream is then ordered and addressable by sequence,
+ * which lets the admin listing merge it with PostgreSQL page by page.
+ */
+#ifndef FLASHSALE_REDIS_SALE_H
+#define FLASHSALE_REDIS_SALE_H
+
+#include <hiredis/hiredis.h>
+
+#include "core/sale.h"
+#include "distributed/redis_client.h"
+
+/* "flashsale:{" + sku + "}:buyers" + NUL, with room for the staging suffix of a rebuild. */
+#define REDIS_SALE_KEY_MAX 128
+
+typedef struct {
+    char sale[REDIS_SALE_KEY_MAX];
+    char buyers[REDIS_SALE_KEY_MAX];
+    char orders[REDIS_SALE_KEY_MAX];
+    size_t sale_len, buyers_len, orders_len;
+} redis_sale_keys_t;
+
+void redis_sale_keys(redis_sale_keys_t *keys, const char *sku);
+
+/* The fields of the sale hash in the order REDIS_SALE_HMGET asks for them and decode expects. */
+#define REDIS_SALE_FIELD_COUNT 7
+extern const char *const redis_sale_fields[REDIS_SALE_FIELD_COUNT];
+
+/*
+ * Decodes REDIS_SALE_FIELD_COUNT bulk strings (an HMGET reply's elements) into every field of
+ * sale but its sku; -1 if the sale is absent or malformed.
+ */
+int redis_sale_decode(redisReply *const *fields, sale_t *sale);
+
+/*
+ * The scripts; their SHAs are set by redis_sale_load_scripts. Keys and arguments:
+ *   purchase  KEYS sale, buyers, orders; ARGV sku, user_id
+ *             -> {code} or {code, purchase_no, purchased_ms}; code: 0 success, 1 no sale,
+ *                2 already purchased (the original purchase), 3 not active, 4 sold out
+ *   create    KEYS sale, buyers, orders; ARGV sale_id, product_name, initial_stock, start_ms, end_ms,
+ *             created_ms -> 1 created, 0 already there (the same sale_id)
+ *   read      KEYS sale -> {now_ms, fields...} or {now_ms} when there is no sale
+ *   update    KEYS sale, buyers; ARGV sale_id, product_name, initial_stock, start_ms, end_ms
+ *             -> 0 updated, 1 no such sale, 2 no longer UPCOMING by Redis' clock
+ *   delete    KEYS sale, buyers, orders; ARGV sale_id -> 1 deleted, 0 not that sale
+ *   page      KEYS sale, orders; ARGV first_sequence, count
+ *             -> nil without a sale, else {sale_id, last_sequence, then per order of this sale:
+ *                sequence, purchase_no, user_id, purchased_ms}
+ *   rebuild   KEYS sale, buyers, orders, staging; ARGV sale_id, product_name, initial_stock,
+ *             start_ms, end_ms, created_ms, max_persisted_sequence -> 1 rebuilt, 0 present
+ */
+extern redis_script_t redis_sale_purchase_script;
+extern redis_script_t redis_sale_create_script;
+extern redis_script_t redis_sale_read_script;
+extern redis_script_t redis_sale_update_script;
+extern redis_script_t redis_sale_delete_script;
+extern redis_script_t redis_sale_page_script;
+extern redis_script_t redis_sale_rebuild_script;
+
+enum {
+    REDIS_PURCHASE_SUCCESS = 0,
+    REDIS_PURCHASE_NO_SALE = 1,
+    REDIS_PURCHASE_ALREADY = 2,
+    REDIS_PURCHASE_NOT_ACTIVE = 3,
+    REDIS_PURCHASE_SOLD_OUT = 4,
+};
+enum {
+    REDIS_UPDATE_OK = 0,
+    REDIS_UPDATE_NO_SALE = 1,
+    REDIS_UPDATE_STARTED = 2,
+};
+
+/* SCRIPT LOAD of every script above; returns 0, or -1 with err set. */
+int redis_sale_load_scripts(redisContext *redis, char *err, size_t err_size);
+
+/* Parses a whole decimal int64 of a bulk string or integer reply; returns 0 or -1. */
+int redis_reply_int64(const redisReply *reply, int64_t *value);
+
+#endif

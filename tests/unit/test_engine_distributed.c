@@ -1,0 +1,635 @@
+/*
+ * The distributed engine on an h2o evloop against a real redis-server and PostgreSQL
+ * (scripts/services.sh): the purchase rules and a storm decided by the Redis script, the admin
+ * operations through PostgreSQL then Redis, the purchase listing merged from PostgreSQL and the
+ * stream, the snapshot that keeps status reads off Redis, answers within a bound while Redis is
+ * down or hung and recovery without a restart, purchases while PostgreSQL is down, and the
+ * reconciliation after FLUSHALL or a lost sale hash. Each test gets a fresh database and an empty
+ * Redis.
+ */
+#include <hiredis/hiredis.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/clock.h"
+#include "distributed/distributed.h"
+#include "distributed/outbox.h"
+#include "distributed/reconcile.h"
+#include "distributed/redis_client.h"
+#include "distributed/redis_sale.h"
+#include "services.h"
+
+#define WAIT_LIMIT_MS 20000
+#define HOUR_MS       (3600 * 1000)
+#define MAX_LISTED    16
+
+static services_t services;
+
+typedef struct {
+    char postgres_url[256];
+    engine_t *engine;
+    h2o_loop_t *loop;
+    engine_loop_t *handle;
+    redisContext *redis;
+    PGconn *pg;
+} fixture_t;
+
+/* A copy of one answer, taken in the callback (the engine's pointers die with it). */
+typedef struct {
+    bool done;
+    engine_status_t status;
+    sale_outcome_t outcome;
+    bool has_purchase;
+    sale_purchase_t purchase;
+    bool has_sale;
+    sale_t sale;
+    size_t sale_count;
+    size_t purchase_count;
+    sale_purchase_t purchases[MAX_LISTED];
+    char next_cursor[32];
+    bool has_cursor;
+    engine_check_t checks[4];
+    size_t check_count;
+    char text[4096];
+} answer_t;
+
+static void on_answer(void *ctx, const engine_result_t *result)
+{
+    answer_t *answer = ctx;
+    assert_false(answer->done);
+    answer->done = true;
+    answer->status = result->status;
+    answer->outcome = result->outcome;
+    if ((answer->has_purchase = result->purchase != NULL))
+        answer->purchase = *result->purchase;
+    if ((answer->has_sale = result->sale != NULL))
+        answer->sale = *result->sale;
+    answer->sale_count = result->sale_count;
+    answer->purchase_count = result->purchase_count;
+    for (size_t i = 0; i < result->purchase_count && i < MAX_LISTED; i++)
+        answer->purchases[i] = result->purchases[i];
+    if ((answer->has_cursor = result->next_cursor != NULL))
+        snprintf(answer->next_cursor, sizeof(answer->next_cursor), "%s", result->next_cursor);
+    answer->check_count = result->check_count;
+    for (size_t i = 0; i < result->check_count && i < 4; i++)
+        answer->checks[i] = result->checks[i];
+    if (result->text != NULL)
+        snprintf(answer->text, sizeof(answer->text), "%.*s", (int)result->text_len, result->text);
+}
+
+static void run_until(fixture_t *fixture, const bool *done)
+{
+    int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
+    while (!*done) {
+        assert_true(clock_monotonic_ms() < deadline);
+        assert_int_equal(h2o_evloop_run(fixture->loop, 10), 0);
+    }
+}
+
+static const engine_ops_t *ops(fixture_t *fixture)
+{
+    return fixture->engine->ops;
+}
+
+static void open_engine(fixture_t *fixture)
+{
+    char err[512] = "";
+    fixture->engine = distributed_engine_open(services.redis_url, fixture->postgres_url, err, sizeof(err));
+    if (fixture->engine == NULL)
+        fail_msg("open: %s", err);
+    fixture->loop = h2o_evloop_create();
+    fixture->handle = ops(fixture)->attach(fixture->engine, fixture->loop);
+    assert_non_null(fixture->handle);
+}
+
+static void close_engine(fixture_t *fixture)
+{
+    ops(fixture)->detach(fixture->handle);
+    ops(fixture)->close(fixture->engine);
+    /* Sockets closed by detach are freed by one more turn of the loop. */
+    h2o_evloop_run(fixture->loop, 0);
+    h2o_evloop_destroy(fixture->loop);
+}
+
+static redisReply *redis_do(fixture_t *fixture, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    redisReply *reply = redisvCommand(fixture->redis, format, args);
+    va_end(args);
+    assert_non_null(reply);
+    return reply;
+}
+
+static long long redis_int(fixture_t *fixture, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    redisReply *reply = redisvCommand(fixture->redis, format, args);
+    va_end(args);
+    assert_non_null(reply);
+    long long value = reply->type == REDIS_REPLY_INTEGER  ? reply->integer
+                      : reply->type == REDIS_REPLY_STRING ? strtoll(reply->str, NULL, 10)
+                                                          : -1;
+    freeReplyObject(reply);
+    return value;
+}
+
+static void connect_redis(fixture_t *fixture)
+{
+    redis_address_t address;
+    char err[256];
+    assert_int_equal(redis_address_parse(services.redis_url, &address), 0);
+    fixture->redis = redis_address_connect(&address, 5000, err, sizeof(err));
+    assert_non_null(fixture->redis);
+}
+
+static int setup(void **state)
+{
+    fixture_t *fixture = calloc(1, sizeof(*fixture));
+    if (services_fresh_database(&services, fixture->postgres_url, sizeof(fixture->postgres_url)) != 0)
+        return -1;
+    connect_redis(fixture);
+    freeReplyObject(redis_do(fixture, "FLUSHALL"));
+    open_engine(fixture);
+    fixture->pg = services_connect(fixture->postgres_url);
+    *state = fixture;
+    return fixture->pg != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *fixture = *state;
+    close_engine(fixture);
+    redisFree(fixture->redis);
+    PQfinish(fixture->pg);
+    free(fixture);
+    return 0;
+}
+
+static answer_t create_sale(fixture_t *fixture, const char *sku, int64_t stock, int64_t start_ms,
+                            int64_t end_ms)
+{
+    sale_fields_t fields = {.has_sku = true,
+                            .has_product_name = true,
+                            .has_initial_stock = true,
+                            .has_start = true,
+                            .has_end = true,
+                            .initial_stock = stock,
+                            .start_ms = start_ms,
+                            .end_ms = end_ms};
+    snprintf(fields.sku, sizeof(fields.sku), "%s", sku);
+    snprintf(fields.product_name, sizeof(fields.product_name), "Product %s", sku);
+    answer_t answer = {0};
+    ops(fixture)->create_sale(fixture->handle, &fields, on_answer, &answer);
+    run_until(fixture, &answer.done);
+    return answer;
+}
+
+static answer_t create_live_sale(fixture_t *fixture, const char *sku, int64_t stock)
+{
+    int64_t now = clock_now_ms();
+    answer_t answer = create_sale(fixture, sku, stock, now - HOUR_MS, now + HOUR_MS);
+    assert_int_equal(answer.status, ENGINE_OK);
+    return answer;
+}
+
+static answer_t purchase(fixture_t *fixture, const char *sku, const char *user_id)
+{
+    answer_t answer = {0};
+    ops(fixture)->purchase(fixture->handle, sku, user_id, on_answer, &answer);
+    run_until(fixture, &answer.done);
+    return answer;
+}
+
+/* Retries while the engine answers ENGINE_UNAVAILABLE, letting the loop run (reconnects, timers). */
+static answer_t purchase_when_available(fixture_t *fixture, const char *sku, const char *user_id)
+{
+    int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
+    answer_t answer;
+    while ((answer = purchase(fixture, sku, user_id)).status == ENGINE_UNAVAILABLE) {
+        assert_true(clock_monotonic_ms() < deadline);
+        assert_int_equal(h2o_evloop_run(fixture->loop, 10), 0);
+    }
+    return answer;
+}
+
+static answer_t get_sale(fixture_t *fixture, const char *sku)
+{
+    answer_t answer = {0};
+    ops(fixture)->get_sale(fixture->handle, sku, on_answer, &answer);
+    run_until(fixture, &answer.done);
+    return answer;
+}
+
+static answer_t get_purchase(fixture_t *fixture, const char *sku, const char *user_id)
+{
+    answer_t answer = {0};
+    ops(fixture)->get_purchase(fixture->handle, sku, user_id, on_answer, &answer);
+    run_until(fixture, &answer.done);
+    return answer;
+}
+
+static void test_purchase_follows_the_rules(void **state)
+{
+    fixture_t *fixture = *state;
+    answer_t created = create_live_sale(fixture, "RULES", 2);
+    char expected[SALE_PURCHASE_NO_MAX];
+    snprintf(expected, sizeof(expected), "FS%" PRIu64 "-1", created.sale.sale_id);
+
+    answer_t first = purchase(fixture, "RULES", "alice");
+    assert_int_equal(first.status, ENGINE_OK);
+    assert_int_equal(first.outcome, SALE_OUTCOME_SUCCESS);
+    assert_string_equal(first.purchase.purchase_no, expected);
+    assert_string_equal(first.purchase.user_id, "alice");
+
+    answer_t again = purchase(fixture, "RULES", "alice");
+    assert_int_equal(again.outcome, SALE_OUTCOME_ALREADY_PURCHASED);
+    assert_string_equal(again.purchase.purchase_no, expected);
+    assert_int_equal(again.purchase.purchased_ms, first.purchase.purchased_ms);
+
+    assert_int_equal(purchase(fixture, "RULES", "bob").outcome, SALE_OUTCOME_SUCCESS);
+    assert_int_equal(purchase(fixture, "RULES", "carol").outcome, SALE_OUTCOME_SOLD_OUT);
+    /* Already purchased is checked before stock. */
+    assert_int_equal(purchase(fixture, "RULES", "bob").outcome, SALE_OUTCOME_ALREADY_PURCHASED);
+    assert_int_equal(purchase(fixture, "NOPE", "alice").outcome, SALE_OUTCOME_NOT_FOUND);
+
+    answer_t found = get_purchase(fixture, "RULES", "alice");
+    assert_int_equal(found.status, ENGINE_OK);
+    assert_string_equal(found.purchase.purchase_no, expected);
+    assert_int_equal(get_purchase(fixture, "RULES", "carol").status, ENGINE_NOT_FOUND);
+
+    /* Read-your-writes through the snapshot. */
+    answer_t sale = get_sale(fixture, "RULES");
+    assert_int_equal(sale.status, ENGINE_OK);
+    assert_int_equal(sale.sale.stock, 0);
+    assert_int_equal(sale.sale.initial_stock, 2);
+    assert_int_equal(redis_int(fixture, "XLEN flashsale:{RULES}:orders"), 2);
+}
+
+static void test_window_is_checked_on_redis_clock(void **state)
+{
+    fixture_t *fixture = *state;
+    int64_t now = clock_now_ms();
+    assert_int_equal(create_sale(fixture, "LATER", 5, now + HOUR_MS, now + 2 * HOUR_MS).status, ENGINE_OK);
+    assert_int_equal(create_sale(fixture, "OVER", 5, now - 2 * HOUR_MS, now - HOUR_MS).status, ENGINE_OK);
+    assert_int_equal(purchase(fixture, "LATER", "alice").outcome, SALE_OUTCOME_NOT_ACTIVE);
+    assert_int_equal(purchase(fixture, "OVER", "alice").outcome, SALE_OUTCOME_NOT_ACTIVE);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{LATER}:sale stock"), 5);
+}
+
+typedef struct {
+    answer_t answer;
+    char user_id[32];
+} storm_request_t;
+
+static void test_storm_sells_exactly_the_stock(void **state)
+{
+    fixture_t *fixture = *state;
+    enum { USERS = 2000, STOCK = 100 };
+    create_live_sale(fixture, "STORM", STOCK);
+    storm_request_t *requests = calloc(USERS, sizeof(*requests));
+    /* All issued before the loop runs: they leave pipelined on the one connection. */
+    for (int i = 0; i < USERS; i++) {
+        snprintf(requests[i].user_id, sizeof(requests[i].user_id), "user-%d", i);
+        ops(fixture)->purchase(fixture->handle, "STORM", requests[i].user_id, on_answer, &requests[i].answer);
+    }
+    int successes = 0, sold_out = 0;
+    for (int i = 0; i < USERS; i++) {
+        run_until(fixture, &requests[i].answer.done);
+        assert_int_equal(requests[i].answer.status, ENGINE_OK);
+        successes += requests[i].answer.outcome == SALE_OUTCOME_SUCCESS;
+        sold_out += requests[i].answer.outcome == SALE_OUTCOME_SOLD_OUT;
+    }
+    assert_int_equal(successes, STOCK);
+    assert_int_equal(sold_out, USERS - STOCK);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{STORM}:sale stock"), 0);
+    assert_int_equal(redis_int(fixture, "HLEN flashsale:{STORM}:buyers"), STOCK);
+    assert_int_equal(redis_int(fixture, "XLEN flashsale:{STORM}:orders"), STOCK);
+    free(requests);
+}
+
+static answer_t update_sale(fixture_t *fixture, const char *sku, const sale_fields_t *fields)
+{
+    answer_t answer = {0};
+    ops(fixture)->update_sale(fixture->handle, sku, fields, on_answer, &answer);
+    run_until(fixture, &answer.done);
+    return answer;
+}
+
+static answer_t delete_sale(fixture_t *fixture, const char *sku)
+{
+    answer_t answer = {0};
+    ops(fixture)->delete_sale(fixture->handle, sku, on_answer, &answer);
+    run_until(fixture, &answer.done);
+    return answer;
+}
+
+static void test_admin_writes_reach_both_stores(void **state)
+{
+    fixture_t *fixture = *state;
+    int64_t now = clock_now_ms();
+    answer_t created = create_sale(fixture, "ADMIN", 10, now + HOUR_MS, now + 2 * HOUR_MS);
+    assert_int_equal(created.status, ENGINE_OK);
+    assert_int_equal(create_sale(fixture, "ADMIN", 10, now, now + HOUR_MS).status, ENGINE_CONFLICT);
+    assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM sales WHERE sku = 'ADMIN'"), 1);
+
+    sale_fields_t bigger = {.has_initial_stock = true, .initial_stock = 20};
+    answer_t updated = update_sale(fixture, "ADMIN", &bigger);
+    assert_int_equal(updated.status, ENGINE_OK);
+    assert_int_equal(updated.sale.stock, 20);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{ADMIN}:sale stock"), 20);
+    assert_int_equal(services_query_int(fixture->pg, "SELECT initial_stock FROM sales WHERE sku = 'ADMIN'"),
+                     20);
+    assert_int_equal(get_sale(fixture, "ADMIN").sale.initial_stock, 20);
+
+    sale_fields_t backwards = {.has_end = true, .end_ms = now};
+    assert_int_equal(update_sale(fixture, "ADMIN", &backwards).status, ENGINE_INVALID);
+
+    sale_fields_t start_now = {.has_start = true, .start_ms = now - 1000};
+    assert_int_equal(update_sale(fixture, "ADMIN", &start_now).status, ENGINE_OK);
+    assert_int_equal(purchase(fixture, "ADMIN", "alice").outcome, SALE_OUTCOME_SUCCESS);
+    assert_int_equal(update_sale(fixture, "ADMIN", &bigger).status, ENGINE_NOT_MODIFIABLE);
+    assert_int_equal(update_sale(fixture, "NOPE", &bigger).status, ENGINE_NOT_FOUND);
+
+    assert_int_equal(delete_sale(fixture, "ADMIN").status, ENGINE_OK);
+    assert_int_equal(delete_sale(fixture, "ADMIN").status, ENGINE_NOT_FOUND);
+    assert_int_equal(get_sale(fixture, "ADMIN").status, ENGINE_NOT_FOUND);
+    assert_int_equal(redis_int(fixture, "EXISTS flashsale:{ADMIN}:sale flashsale:{ADMIN}:orders"), 0);
+    assert_int_equal(redis_int(fixture, "SISMEMBER " OUTBOX_SALES_SET " ADMIN"), 0);
+
+    /* Created again, it starts clean, with a new sale_id in its purchase numbers. */
+    answer_t again = create_live_sale(fixture, "ADMIN", 1);
+    assert_true(again.sale.sale_id > created.sale.sale_id);
+    answer_t bought = purchase(fixture, "ADMIN", "alice");
+    assert_int_equal(bought.outcome, SALE_OUTCOME_SUCCESS);
+    char expected[SALE_PURCHASE_NO_MAX];
+    snprintf(expected, sizeof(expected), "FS%" PRIu64 "-1", again.sale.sale_id);
+    assert_string_equal(bought.purchase.purchase_no, expected);
+}
+
+static answer_t list_purchases(fixture_t *fixture, const char *sku, const char *after, size_t limit)
+{
+    answer_t answer = {0};
+    ops(fixture)->list_purchases(fixture->handle, sku, after, limit, on_answer, &answer);
+    run_until(fixture, &answer.done);
+    return answer;
+}
+
+/* What the worker does: commit an order to PostgreSQL, then drop it from the stream. */
+static void persist_order(fixture_t *fixture, const sale_t *sale, const sale_purchase_t *purchase,
+                          int sequence)
+{
+    char sale_id[24], seq[24], ms[24];
+    snprintf(sale_id, sizeof(sale_id), "%" PRIu64, sale->sale_id);
+    snprintf(seq, sizeof(seq), "%d", sequence);
+    snprintf(ms, sizeof(ms), "%" PRId64, purchase->purchased_ms);
+    const char *params[] = {purchase->purchase_no, sale_id, seq, sale->sku, purchase->user_id, ms};
+    PGresult *result = PQexecParams(fixture->pg,
+                                    "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, "
+                                    "purchased_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+                                    6, NULL, params, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(result), PGRES_COMMAND_OK);
+    PQclear(result);
+    freeReplyObject(redis_do(fixture, "XDEL flashsale:{%s}:orders %d-0", sale->sku, sequence));
+}
+
+static void test_listing_merges_postgres_and_stream(void **state)
+{
+    fixture_t *fixture = *state;
+    answer_t created = create_live_sale(fixture, "LIST", 10);
+    answer_t bought[5];
+    for (int i = 0; i < 5; i++) {
+        char user[16];
+        snprintf(user, sizeof(user), "user-%d", i);
+        bought[i] = purchase(fixture, "LIST", user);
+        assert_int_equal(bought[i].outcome, SALE_OUTCOME_SUCCESS);
+    }
+    /* Orders 1, 2 and 4 persisted (and gone from the stream); 3 and 5 still queued. */
+    persist_order(fixture, &created.sale, &bought[0].purchase, 1);
+    persist_order(fixture, &created.sale, &bought[1].purchase, 2);
+    persist_order(fixture, &created.sale, &bought[3].purchase, 4);
+
+    answer_t page = list_purchases(fixture, "LIST", NULL, 2);
+    assert_int_equal(page.status, ENGINE_OK);
+    assert_int_equal(page.purchase_count, 2);
+    assert_string_equal(page.purchases[0].purchase_no, bought[0].purchase.purchase_no);
+    assert_string_equal(page.purchases[1].purchase_no, bought[1].purchase.purchase_no);
+    assert_true(page.has_cursor);
+    page = list_purchases(fixture, "LIST", page.next_cursor, 2);
+    assert_int_equal(page.purchase_count, 2);
+    assert_string_equal(page.purchases[0].purchase_no, bought[2].purchase.purchase_no);
+    assert_string_equal(page.purchases[1].purchase_no, bought[3].purchase.purchase_no);
+    assert_string_equal(page.purchases[1].user_id, "user-3");
+    page = list_purchases(fixture, "LIST", page.next_cursor, 2);
+    assert_int_equal(page.purchase_count, 1);
+    assert_string_equal(page.purchases[0].purchase_no, bought[4].purchase.purchase_no);
+    assert_false(page.has_cursor);
+
+    assert_int_equal(list_purchases(fixture, "LIST", "junk", 2).status, ENGINE_INVALID);
+    assert_int_equal(list_purchases(fixture, "LIST", "FS999999-1", 2).status, ENGINE_INVALID);
+    assert_int_equal(list_purchases(fixture, "NOPE", NULL, 2).status, ENGINE_NOT_FOUND);
+}
+
+static long long redis_commands_sent(fixture_t *fixture)
+{
+    answer_t answer = {0};
+    ops(fixture)->metrics(fixture->handle, on_answer, &answer);
+    run_until(fixture, &answer.done);
+    const char *line = strstr(answer.text, "\nflashsale_redis_commands_total ");
+    assert_non_null(line);
+    return strtoll(line + strlen("\nflashsale_redis_commands_total "), NULL, 10);
+}
+
+static void test_status_reads_come_from_the_snapshot(void **state)
+{
+    fixture_t *fixture = *state;
+    create_live_sale(fixture, "SNAP-A", 5);
+    create_live_sale(fixture, "SNAP-B", 5);
+    answer_t listed = {0};
+    ops(fixture)->list_sales(fixture->handle, on_answer, &listed);
+    run_until(fixture, &listed.done);
+    assert_int_equal(listed.status, ENGINE_OK);
+    assert_int_equal(listed.sale_count, 2);
+
+    /* Within the age bound, reads do not reach Redis at all. */
+    long long before = redis_commands_sent(fixture);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(get_sale(fixture, "SNAP-A").status, ENGINE_OK);
+    assert_int_equal(get_sale(fixture, "SNAP-C").status, ENGINE_NOT_FOUND);
+    /* At most one refresh: the ready marker, the sku set and one HMGET per sale. */
+    assert_true(redis_commands_sent(fixture) - before <= 4);
+}
+
+static void test_redis_outage_is_answered_and_survived(void **state)
+{
+    fixture_t *fixture = *state;
+    create_live_sale(fixture, "OUTAGE", 100);
+    assert_int_equal(purchase(fixture, "OUTAGE", "before").outcome, SALE_OUTCOME_SUCCESS);
+
+    /* Hung: no reply ever comes; the command timeout answers. */
+    long long pid = -1;
+    char path[256];
+    snprintf(path, sizeof(path), "%s/redis/redis.pid", services.dir);
+    FILE *file = fopen(path, "r");
+    assert_non_null(file);
+    assert_int_equal(fscanf(file, "%lld", &pid), 1);
+    fclose(file);
+    assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
+    assert_int_equal(purchase(fixture, "OUTAGE", "hung").status, ENGINE_UNAVAILABLE);
+    assert_int_equal(kill((pid_t)pid, SIGCONT), 0);
+
+    /* Down: answered at once, and the client reconnects by itself when Redis is back. */
+    redisFree(fixture->redis);
+    assert_int_equal(services_run(&services, "kill", "redis"), 0);
+    assert_int_equal(purchase(fixture, "OUTAGE", "down").status, ENGINE_UNAVAILABLE);
+    assert_int_equal(services_run(&services, "start", "redis"), 0);
+    connect_redis(fixture);
+    answer_t after = purchase_when_available(fixture, "OUTAGE", "after");
+    assert_int_equal(after.outcome, SALE_OUTCOME_SUCCESS);
+    /* Recovered from the append-only file: the acknowledged purchase is still there. */
+    assert_int_equal(purchase(fixture, "OUTAGE", "before").outcome, SALE_OUTCOME_ALREADY_PURCHASED);
+}
+
+static void test_postgres_outage_leaves_purchases_working(void **state)
+{
+    fixture_t *fixture = *state;
+    create_live_sale(fixture, "PGDOWN", 100);
+    assert_int_equal(services_run(&services, "stop", "postgres"), 0);
+    assert_int_equal(purchase(fixture, "PGDOWN", "alice").outcome, SALE_OUTCOME_SUCCESS);
+    int64_t now = clock_now_ms();
+    assert_int_equal(create_sale(fixture, "PGDOWN-2", 1, now, now + HOUR_MS).status, ENGINE_UNAVAILABLE);
+    answer_t health = {0};
+    ops(fixture)->health(fixture->handle, on_answer, &health);
+    run_until(fixture, &health.done);
+    assert_int_equal(health.check_count, 2);
+    assert_string_equal(health.checks[0].name, "redis");
+    assert_true(health.checks[0].ok);
+    assert_string_equal(health.checks[1].name, "postgres");
+    assert_false(health.checks[1].ok);
+
+    assert_int_equal(services_run(&services, "start", "postgres"), 0);
+    PQreset(fixture->pg);
+    assert_int_equal(create_sale(fixture, "PGDOWN-2", 1, now, now + HOUR_MS).status, ENGINE_OK);
+}
+
+static void test_flushall_is_reconciled(void **state)
+{
+    fixture_t *fixture = *state;
+    answer_t created = create_live_sale(fixture, "FLUSH", 5);
+    answer_t first = purchase(fixture, "FLUSH", "alice");
+    answer_t second = purchase(fixture, "FLUSH", "bob");
+    persist_order(fixture, &created.sale, &first.purchase, 1);
+    persist_order(fixture, &created.sale, &second.purchase, 2);
+
+    freeReplyObject(redis_do(fixture, "FLUSHALL"));
+    /* Until the reconciler has rebuilt the sale, purchases are not answered "no such sale". */
+    answer_t during = purchase_when_available(fixture, "FLUSH", "carol");
+    assert_int_equal(during.outcome, SALE_OUTCOME_SUCCESS);
+    char expected[SALE_PURCHASE_NO_MAX];
+    snprintf(expected, sizeof(expected), "FS%" PRIu64 "-3", created.sale.sale_id);
+    assert_string_equal(during.purchase.purchase_no, expected);
+    assert_string_equal(purchase(fixture, "FLUSH", "alice").purchase.purchase_no, first.purchase.purchase_no);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{FLUSH}:sale stock"), 2);
+}
+
+static void test_rebuild_counts_the_stream_and_spares_live_sales(void **state)
+{
+    fixture_t *fixture = *state;
+    answer_t created = create_live_sale(fixture, "REBUILD", 10);
+    answer_t first = purchase(fixture, "REBUILD", "alice");
+    purchase(fixture, "REBUILD", "bob");
+    persist_order(fixture, &created.sale, &first.purchase, 1);
+    create_live_sale(fixture, "LIVE", 10);
+    purchase(fixture, "LIVE", "alice");
+
+    /* The hash and buyers of one sale lost; bob's order is only in the stream. */
+    freeReplyObject(redis_do(fixture, "DEL flashsale:{REBUILD}:sale flashsale:{REBUILD}:buyers"));
+    char err[256];
+    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, err, sizeof(err)), 0);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{REBUILD}:sale stock"), 8);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{REBUILD}:sale next_sequence"), 3);
+    assert_int_equal(redis_int(fixture, "HLEN flashsale:{REBUILD}:buyers"), 2);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{LIVE}:sale stock"), 9);
+    assert_int_equal(purchase(fixture, "REBUILD", "bob").outcome, SALE_OUTCOME_ALREADY_PURCHASED);
+
+    /* A sale deleted from PostgreSQL behind Redis' back is removed from Redis. */
+    PQclear(PQexec(fixture->pg, "DELETE FROM sales WHERE sku = 'LIVE'"));
+    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, err, sizeof(err)), 0);
+    assert_int_equal(redis_int(fixture, "EXISTS flashsale:{LIVE}:sale"), 0);
+    assert_int_equal(redis_int(fixture, "SISMEMBER " OUTBOX_SALES_SET " LIVE"), 0);
+}
+
+static void test_health_and_metrics(void **state)
+{
+    fixture_t *fixture = *state;
+    answer_t health = {0};
+    ops(fixture)->health(fixture->handle, on_answer, &health);
+    run_until(fixture, &health.done);
+    assert_int_equal(health.check_count, 2);
+    assert_true(health.checks[0].ok && health.checks[0].latency_ms >= 0);
+    assert_true(health.checks[1].ok && health.checks[1].latency_ms >= 0);
+    answer_t metrics = {0};
+    ops(fixture)->metrics(fixture->handle, on_answer, &metrics);
+    run_until(fixture, &metrics.done);
+    assert_non_null(strstr(metrics.text, "# TYPE flashsale_redis_reconnects_total counter\n"));
+    assert_non_null(strstr(metrics.text, "flashsale_reconcile_passes_total "));
+}
+
+static void test_redis_url_parsing(void **state)
+{
+    (void)state;
+    redis_address_t address;
+    assert_int_equal(redis_address_parse("redis://10.0.0.1:7000/3", &address), 0);
+    assert_string_equal(address.host, "10.0.0.1");
+    assert_int_equal(address.port, 7000);
+    assert_int_equal(address.db, 3);
+    assert_int_equal(redis_address_parse("redis://cache", &address), 0);
+    assert_int_equal(address.port, 6379);
+    assert_int_equal(address.db, 0);
+    assert_int_equal(redis_address_parse("redis://cache:0", &address), -1);
+    assert_int_equal(redis_address_parse("http://cache", &address), -1);
+    assert_int_equal(redis_address_parse("redis://cache/x", &address), -1);
+}
+
+static int start_services(void **state)
+{
+    (void)state;
+    return services_start(&services);
+}
+
+static int stop_services(void **state)
+{
+    (void)state;
+    services_destroy(&services);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_redis_url_parsing),
+        cmocka_unit_test_setup_teardown(test_purchase_follows_the_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_window_is_checked_on_redis_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storm_sells_exactly_the_stock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_writes_reach_both_stores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listing_merges_postgres_and_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_reads_come_from_the_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flushall_is_reconciled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_counts_the_stream_and_spares_live_sales, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_health_and_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_postgres_outage_leaves_purchases_working, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_outage_is_answered_and_survived, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, start_services, stop_services);
+}
