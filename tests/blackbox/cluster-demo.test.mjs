@@ -1,0 +1,55 @@
+// scripts/cluster-demo.sh, run for real: Redis, PostgreSQL, three instances, a worker and nginx in
+// front. A storm through nginx sells exactly the stock and PostgreSQL ends with exactly those orders.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { MODE_NAME, freePort, httpRequest, isoIn, storm, stormAgent, uniqueSku, uniqueUser, waitFor } from './lib/harness.mjs';
+
+const run = promisify(execFile);
+const script = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '../../scripts/cluster-demo.sh');
+
+test('cluster demo: three instances behind nginx sell exactly the stock, and PostgreSQL gets every order once',
+  { skip: MODE_NAME !== 'distributed' && 'distributed mode only', timeout: 180_000 }, async () => {
+    // The demo takes DEMO_PORT and the next eleven ports; a free port far from the others is a good start.
+    const base = await freePort();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'flashsale-cluster-'));
+    await chmod(dir, 0o755); // PostgreSQL runs as the postgres user and must reach its directory
+    const env = { ...process.env, DEMO_DIR: dir, DEMO_PORT: String(base), ADMIN_KEY: 'cluster-demo-test-key' };
+    const url = `http://127.0.0.1:${base}`;
+    try {
+      await run(script, ['start'], { env, timeout: 150_000 });
+      const sku = uniqueSku('CLUSTER');
+      const created = await httpRequest(`${url}/api/v1/products`, {
+        method: 'POST',
+        headers: { 'X-Admin-Key': env.ADMIN_KEY },
+        body: { sku, productName: 'cluster demo', initialStock: 100, startTime: isoIn(-1000), endTime: isoIn(3_600_000) },
+      });
+      assert.equal(created.status, 201, created.text);
+
+      const agent = stormAgent(128);
+      const users = Array.from({ length: 600 }, () => uniqueUser('cluster'));
+      const answers = await storm(users, (user) => httpRequest(`${url}/api/v1/purchases`, {
+        method: 'POST', headers: { 'X-User-Id': user }, body: { sku }, agent,
+      }));
+      agent.destroy();
+      const successes = answers.filter((a) => a.json?.success);
+      assert.equal(successes.length, 100, `successes: ${successes.length}`);
+      assert.ok(answers.every((a) => a.json?.success || a.json?.error?.code === 'SOLD_OUT'), 'every other answer is SOLD_OUT');
+
+      const psql = (sql) => run('psql', ['-h', '127.0.0.1', '-p', String(base + 11), '-U', 'postgres', '-d', 'postgres', '-tAc', sql], { env });
+      const rows = await waitFor(async () => {
+        const { stdout } = await psql(`SELECT user_id || ' ' || purchase_no FROM purchases WHERE sku = '${sku}'`);
+        const lines = stdout.trim().split('\n').filter(Boolean);
+        return lines.length === 100 && lines;
+      }, { timeoutMs: 30_000, what: 'the worker to persist 100 orders' });
+      const persisted = new Map(rows.map((line) => line.split(' ')));
+      for (const s of successes) assert.equal(persisted.get(s.json.data.userId), s.json.data.purchaseNo);
+    } finally {
+      await run(script, ['destroy'], { env, timeout: 60_000 }).catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
