@@ -29,18 +29,23 @@ typedef struct engine_loop engine_loop_t;
 
 typedef enum {
     ENGINE_OK = 0,
-    ENGINE_NOT_FOUND,       /* no sale with that sku, or no purchase of that user */
-    ENGINE_CONFLICT,        /* create: the sku exists */
-    ENGINE_NOT_MODIFIABLE,  /* update: the sale is no longer UPCOMING */
-    ENGINE_INVALID,         /* update: the fields do not fit the sale (see invalid_field) */
-    ENGINE_UNAVAILABLE,     /* the store could not answer in time; the outcome may be unknown */
+    ENGINE_NOT_FOUND,      /* no sale with that sku, or no purchase of that user */
+    ENGINE_CONFLICT,       /* create: the sku exists */
+    ENGINE_NOT_MODIFIABLE, /* update: the sale is no longer UPCOMING */
+    ENGINE_INVALID,        /* update: the fields do not fit the sale (see invalid_field) */
+    ENGINE_UNAVAILABLE,    /* the store could not answer in time; the outcome may be unknown */
 } engine_status_t;
 
-/* One line of /health. */
+/*
+ * One line of /health. A required check that fails makes /health answer 503 (a load balancer
+ * should stop sending buyers here); any other failing check only marks the status "degraded",
+ * because purchases still work (PostgreSQL down in distributed mode: orders wait in the stream).
+ */
 typedef struct {
     const char *name; /* "ledger", "redis", "postgres", ... */
     bool ok;
-    double latency_ms; /* < 0 when not measured */
+    bool required;
+    double latency_ms;  /* < 0 when not measured */
     const char *detail; /* NULL or a short human text */
 } engine_check_t;
 
@@ -94,8 +99,8 @@ typedef struct {
                         void *ctx);
     void (*delete_sale)(engine_loop_t *loop, const char *sku, engine_cb cb, void *ctx);
     /* after: NULL for the first page, else a next_cursor this engine gave; limit 1..1000 */
-    void (*list_purchases)(engine_loop_t *loop, const char *sku, const char *after, size_t limit, engine_cb cb,
-                           void *ctx);
+    void (*list_purchases)(engine_loop_t *loop, const char *sku, const char *after, size_t limit,
+                           engine_cb cb, void *ctx);
     void (*health)(engine_loop_t *loop, engine_cb cb, void *ctx);
     void (*metrics)(engine_loop_t *loop, engine_cb cb, void *ctx);
 } engine_ops_t;

@@ -12,6 +12,9 @@
  * Admin writes go to PostgreSQL (the source of truth) first, then to Redis; when the Redis step
  * fails the reconciler is asked to bring Redis in line. The admin listing of purchases merges
  * PostgreSQL with the orders still in the stream, so it shows every acknowledged order at once.
+ *
+ * The persistence lag (the orders still in the streams) is sampled by a thread of the engine, so
+ * /metrics and /health report it without a loop ever waiting for Redis.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -29,12 +32,18 @@
 #include "distributed/redis_client.h"
 #include "distributed/redis_sale.h"
 #include "distributed/sale_snapshot.h"
+#include "distributed/worker_lag.h"
 
 /* How long a purchase may wait for Redis before it is answered as unavailable. */
 #define REDIS_TIMEOUT_MS    2000
 #define POSTGRES_TIMEOUT_MS 5000
-#define METRICS_TEXT_MAX    2048
+#define METRICS_TEXT_MAX    4096
 #define INT64_TEXT_MAX      24
+/* /health's outbox check fails when the lag sample is older than this (Redis not answering) ... */
+#define LAG_SAMPLE_STALE_MS 5000
+/* ... or when an order has waited this long for PostgreSQL (no worker, or PostgreSQL down). */
+#define LAG_OLDEST_MAX_MS 60000
+#define CHECK_DETAIL_MAX  96
 
 typedef struct {
     engine_t super;
@@ -45,6 +54,7 @@ typedef struct {
     /* Bumped by every change this instance makes; see sale_snapshot. */
     atomic_uint_fast64_t generation;
     reconciler_t *reconciler;
+    worker_lag_sampler_t *lag_sampler;
 } distributed_engine_t;
 
 typedef struct {
@@ -668,9 +678,12 @@ static int take_listed(listed_t *listed, const char *sku, const char *sequence, 
 }
 
 /*
- * Every order up to last_sequence is in the stream or already in PostgreSQL (outbox.h: an order
- * leaves the stream only once committed), and each source gave its first `limit` after the
- * cursor, so the first `limit` of their union, both sorted by sequence, are exactly the page.
+ * Every order up to last_sequence is in the stream or already in PostgreSQL: the stream was read
+ * first (on_streamed_page), and the worker deletes an order from it only once PostgreSQL
+ * committed it, so an order gone from the stream by then is in PostgreSQL now (the other way
+ * round, one committed and deleted between the two reads would be in neither). Each source gave
+ * its first `limit` after the cursor, so the first `limit` of their union, both sorted by
+ * sequence, are exactly the page.
  */
 static void on_persisted_page(void *data, const PGresult *result)
 {
@@ -790,13 +803,14 @@ static void distributed_list_purchases(engine_loop_t *handle, const char *sku, c
 
 /* ---- health ---- */
 
-enum { CHECK_REDIS, CHECK_POSTGRES, CHECK_COUNT };
+enum { CHECK_REDIS, CHECK_POSTGRES, CHECK_OUTBOX, CHECK_COUNT };
 
 typedef struct {
     op_t op;
-    int pending;
+    int pending; /* checks still waiting for a store; the outbox check needs none */
     int64_t started_ns;
     engine_check_t checks[CHECK_COUNT];
+    char outbox_detail[CHECK_DETAIL_MAX];
 } health_op_t;
 
 static int64_t monotonic_ns(void)
@@ -829,15 +843,37 @@ static void on_postgres_answer(void *data, const PGresult *result)
     check_done(data, CHECK_POSTGRES, ok, ok ? NULL : "unreachable");
 }
 
+/* From the latest lag sample, without I/O. */
+static void check_outbox(distributed_engine_t *engine, engine_check_t *check, char *detail)
+{
+    worker_lag_t lag;
+    int64_t sample_age_ms;
+    worker_lag_sampler_latest(engine->lag_sampler, &lag, &sample_age_ms);
+    check->name = "outbox";
+    check->latency_ms = -1;
+    check->detail = detail;
+    if (sample_age_ms > LAG_SAMPLE_STALE_MS) {
+        check->ok = false;
+        snprintf(detail, CHECK_DETAIL_MAX, "no lag sample for %.1f s", (double)sample_age_ms / 1000);
+        return;
+    }
+    check->ok = lag.oldest_age_ms <= LAG_OLDEST_MAX_MS;
+    snprintf(detail, CHECK_DETAIL_MAX, "%lld orders waiting, oldest %.1f s", lag.length,
+             (double)lag.oldest_age_ms / 1000);
+}
+
 static void distributed_health(engine_loop_t *handle, engine_cb cb, void *ctx)
 {
     health_op_t *health = op_start(handle, sizeof(*health), cb, ctx);
     if (health == NULL)
         return;
-    health->pending = CHECK_COUNT;
+    health->pending = CHECK_COUNT - 1;
     health->started_ns = monotonic_ns();
     health->checks[CHECK_REDIS].name = "redis";
+    /* only Redis decides purchases; without PostgreSQL or the worker, orders wait in the streams */
+    health->checks[CHECK_REDIS].required = true;
     health->checks[CHECK_POSTGRES].name = "postgres";
+    check_outbox(health->op.loop->engine, &health->checks[CHECK_OUTBOX], health->outbox_detail);
     pg_async_query(health->op.loop->pg, "SELECT 1", 0, NULL, on_postgres_answer, health);
     const char *ping[] = {"PING"};
     redis_client_command(health->op.loop->redis, 1, ping, NULL, on_redis_pong, health);
@@ -870,11 +906,36 @@ static void distributed_metrics(engine_loop_t *handle, engine_cb cb, void *ctx)
         {"flashsale_reconcile_passes_total", "Reconciliations of Redis with PostgreSQL since the start.",
          reconciler_passes(engine->reconciler)},
     };
+    worker_lag_t lag;
+    int64_t sample_age_ms;
+    worker_lag_sampler_latest(engine->lag_sampler, &lag, &sample_age_ms);
+    struct {
+        const char *name, *help;
+        double value;
+    } gauges[] = {
+        {"flashsale_outbox_length", "Orders in the sale streams, not yet known to be in PostgreSQL.",
+         (double)lag.length},
+        {"flashsale_outbox_pending", "Orders delivered to a worker and not yet acknowledged.",
+         (double)lag.pending},
+        {"flashsale_outbox_oldest_age_seconds", "Age of the oldest order not yet known to be in PostgreSQL.",
+         (double)lag.oldest_age_ms / 1000},
+        {"flashsale_outbox_dead_letters", "Orders moved to the dead-letter stream.",
+         (double)lag.dead_letters},
+        {"flashsale_outbox_sample_age_seconds", "Age of the sample the other flashsale_outbox gauges show.",
+         (double)sample_age_ms / 1000},
+    };
     size_t len = 0;
     for (size_t i = 0; i < sizeof(series) / sizeof(series[0]); i++) {
         int written = snprintf(loop->metrics + len, sizeof(loop->metrics) - len,
                                "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n", series[i].name,
                                series[i].help, series[i].name, series[i].name, series[i].value);
+        assert(written > 0 && (size_t)written < sizeof(loop->metrics) - len);
+        len += (size_t)written;
+    }
+    for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
+        int written = snprintf(loop->metrics + len, sizeof(loop->metrics) - len,
+                               "# HELP %s %s\n# TYPE %s gauge\n%s %.15g\n", gauges[i].name, gauges[i].help,
+                               gauges[i].name, gauges[i].name, gauges[i].value);
         assert(written > 0 && (size_t)written < sizeof(loop->metrics) - len);
         len += (size_t)written;
     }
@@ -925,6 +986,7 @@ static void distributed_detach(engine_loop_t *handle)
 static void distributed_close(engine_t *handle)
 {
     distributed_engine_t *engine = (distributed_engine_t *)handle;
+    worker_lag_sampler_stop(engine->lag_sampler);
     reconciler_stop(engine->reconciler);
     free(engine->postgres_url);
     free(engine);
@@ -997,8 +1059,11 @@ engine_t *distributed_engine_open(const char *redis_url, const char *postgres_ur
         return NULL;
     distributed_engine_t *engine = calloc(1, sizeof(*engine));
     if (engine == NULL || (engine->postgres_url = strdup(postgres_url)) == NULL ||
-        (engine->reconciler = reconciler_start(&address, postgres_url)) == NULL) {
+        (engine->reconciler = reconciler_start(&address, postgres_url)) == NULL ||
+        (engine->lag_sampler = worker_lag_sampler_start(&address)) == NULL) {
         snprintf(err, err_size, "out of memory or threads");
+        if (engine != NULL && engine->reconciler != NULL)
+            reconciler_stop(engine->reconciler);
         if (engine != NULL)
             free(engine->postgres_url);
         free(engine);

@@ -6,9 +6,9 @@
  * appends to it in the same atomic step that decides, so there is no moment when a sale is
  * decided but its order is not queued. The worker reads it with a consumer group and acknowledges
  * an entry only after PostgreSQL committed it. An entry may leave the stream (XDEL, XTRIM) only
- * once committed, and only while its sale hash exists (checked in the same script): a rebuild of
- * an absent sale reads PostgreSQL first and the stream afterwards, and must find every order in
- * one of them.
+ * once committed, and the worker deletes it then; so whoever combines the stream with PostgreSQL
+ * (the rebuild of an absent sale, the admin listing) reads the stream first and PostgreSQL
+ * afterwards, and finds every order in one of them.
  *
  *   flashsale:{SKU}:sale    hash: sale_id, product_name, initial_stock, stock, start_ms, end_ms,
  *                                 created_ms, next_sequence

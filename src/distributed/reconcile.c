@@ -65,7 +65,10 @@ static PGresult *query(PGconn *pg, char *err, size_t err_size, const char *sql, 
     return result;
 }
 
-/* Copies PostgreSQL's buyers of a sale into a staging hash, pipelined in batches. */
+/*
+ * Adds PostgreSQL's buyers of a sale to the staging hash, pipelined in batches. A buyer already
+ * staged from the stream is the same order (one per user, same purchase number), so HSET dedupes.
+ */
 static int stage_buyers(redisContext *redis, const char *staging, PGresult *buyers, char *err,
                         size_t err_size)
 {
@@ -125,6 +128,17 @@ static int rebuild_sale(redisContext *redis, PGconn *pg, PGresult *sales, int ro
     bool present = current->type == REDIS_REPLY_STRING && strcmp(current->str, sale_id) == 0;
     freeReplyObject(current);
     if (!present) {
+        char staging[REDIS_SALE_KEY_MAX];
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        snprintf(staging, sizeof(staging), OUTBOX_KEY_PREFIX "{%s}:staging:%d.%lld.%ld", sku, (int)getpid(),
+                 (long long)now.tv_sec, now.tv_nsec);
+        /* The stream before PostgreSQL: see redis_sale_snapshot_script for why this order. */
+        const char *snapshot_argv[] = {keys.orders, staging, sale_id, STAGING_TTL_SECONDS};
+        redisReply *snapshot = script(redis, err, err_size, &redis_sale_snapshot_script, 2, 4, snapshot_argv);
+        if (snapshot == NULL)
+            return -1;
+        freeReplyObject(snapshot);
         const char *params[] = {sale_id};
         PGresult *buyers = query(pg, err, err_size,
                                  "SELECT user_id, purchase_no, purchased_ms, sequence FROM purchases "
@@ -134,11 +148,6 @@ static int rebuild_sale(redisContext *redis, PGconn *pg, PGresult *sales, int ro
             return -1;
         int rows = PQntuples(buyers);
         const char *max_sequence = rows > 0 ? PQgetvalue(buyers, rows - 1, 3) : "0";
-        char staging[REDIS_SALE_KEY_MAX];
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        snprintf(staging, sizeof(staging), OUTBOX_KEY_PREFIX "{%s}:staging:%d.%lld.%ld", sku, (int)getpid(),
-                 (long long)now.tv_sec, now.tv_nsec);
         int staged = rows > 0 ? stage_buyers(redis, staging, buyers, err, err_size) : 0;
         if (staged != 0) {
             PQclear(buyers);

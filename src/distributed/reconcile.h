@@ -3,10 +3,11 @@
  *
  * PostgreSQL is the source of truth for sales; Redis holds what purchases need. On every start,
  * and whenever a loop finds Redis without its ready marker (FLUSHALL, a new node), every sale of
- * PostgreSQL whose Redis hash is absent is rebuilt from PostgreSQL's purchases plus the orders
- * still in its stream (redis_sale's rebuild script); Redis sales PostgreSQL no longer has are
- * removed; then the marker is set. A present sale hash is never rewritten, so stock is never
- * reset under running purchases, and several servers may reconcile at once.
+ * PostgreSQL whose Redis hash is absent is rebuilt from the orders still in its stream, read
+ * first, plus PostgreSQL's purchases, read second (redis_sale's snapshot script says why in that
+ * order); Redis sales PostgreSQL no longer has are removed; then the marker is set. A present
+ * sale hash is never rewritten, so stock is never reset under running purchases, and several
+ * servers may reconcile at once.
  *
  * It runs with blocking connections: on the opening thread at start, then on a thread of its
  * own, so that event loops never wait for it.

@@ -192,9 +192,34 @@ redis_script_t redis_sale_page_script = {
 };
 
 /*
- * Recreates an absent sale from PostgreSQL's buyers (staged in KEYS[4] by the caller) plus the
- * orders still in the stream, which PostgreSQL may not have yet. It acts only when the sale hash
- * is absent: while it is absent no purchase can be decided, so no order is in flight, and a
+ * The first step of rebuilding an absent sale: copies the orders of the sale still in its stream
+ * into the staging hash, before the caller reads PostgreSQL's buyers into it too. In this order,
+ * because the worker deletes an entry once PostgreSQL committed it: an order gone from the stream
+ * by now was committed before PostgreSQL is read, and one still here is copied, so the union
+ * misses none. Read the other way round, an order committed and deleted between the two reads
+ * would be in neither.
+ */
+redis_script_t redis_sale_snapshot_script = {
+    .body =
+        "#!lua\n"
+        LUA_ENTRY_FIELDS
+        "local copied = 0\n"
+        "for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do\n"
+        "  local order = entry_fields(entry)\n"
+        "  if order." OUTBOX_FIELD_SALE_ID " == ARGV[1] then\n"
+        "    redis.call('HSET', KEYS[2], order." OUTBOX_FIELD_USER_ID ",\n"
+        "      order." OUTBOX_FIELD_PURCHASE_NO " .. '|' .. order." OUTBOX_FIELD_PURCHASED_MS ")\n"
+        "    copied = copied + 1\n"
+        "  end\n"
+        "end\n"
+        "if copied > 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end\n"
+        "return copied\n",
+};
+
+/*
+ * Recreates an absent sale from its buyers staged in KEYS[4] (the stream's, then PostgreSQL's:
+ * see the snapshot script). It acts only when the sale hash is absent: while it is absent no
+ * purchase can be decided, so no order has been added to the stream since the snapshot, and a
  * present hash is never touched — stock is never reset under running purchases. The next
  * sequence stays above every sequence ever used, the stream's last ID included, so purchase
  * numbers are not reused and XADD's explicit IDs keep increasing.
@@ -202,7 +227,6 @@ redis_script_t redis_sale_page_script = {
 redis_script_t redis_sale_rebuild_script = {
     .body =
         "#!lua\n"
-        LUA_ENTRY_FIELDS
         "local current = redis.call('HGET', KEYS[1], 'sale_id')\n"
         "if current == ARGV[1] then redis.call('DEL', KEYS[4]) return 0 end\n"
         "if current then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end\n"
@@ -210,13 +234,6 @@ redis_script_t redis_sale_rebuild_script = {
         "for i = 1, #staged, 2 do redis.call('HSETNX', KEYS[2], staged[i], staged[i + 1]) end\n"
         "local last = tonumber(ARGV[7])\n"
         "if redis.call('EXISTS', KEYS[3]) == 1 then\n"
-        "  for _, entry in ipairs(redis.call('XRANGE', KEYS[3], '-', '+')) do\n"
-        "    local order = entry_fields(entry)\n"
-        "    if order." OUTBOX_FIELD_SALE_ID " == ARGV[1] then\n"
-        "      redis.call('HSETNX', KEYS[2], order." OUTBOX_FIELD_USER_ID ",\n"
-        "        order." OUTBOX_FIELD_PURCHASE_NO " .. '|' .. order." OUTBOX_FIELD_PURCHASED_MS ")\n"
-        "    end\n"
-        "  end\n"
         "  local info = redis.call('XINFO', 'STREAM', KEYS[3])\n"
         "  for i = 1, #info, 2 do\n"
         "    if info[i] == 'last-generated-id' then\n"
@@ -238,9 +255,9 @@ redis_script_t redis_sale_rebuild_script = {
 int redis_sale_load_scripts(redisContext *redis, char *err, size_t err_size)
 {
     redis_script_t *scripts[] = {
-        &redis_sale_purchase_script, &redis_sale_create_script, &redis_sale_read_script,
-        &redis_sale_update_script,   &redis_sale_delete_script, &redis_sale_page_script,
-        &redis_sale_rebuild_script,
+        &redis_sale_purchase_script, &redis_sale_create_script,  &redis_sale_read_script,
+        &redis_sale_update_script,   &redis_sale_delete_script,  &redis_sale_page_script,
+        &redis_sale_snapshot_script, &redis_sale_rebuild_script,
     };
     for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++)
         if (redis_script_load(redis, scripts[i], err, err_size) != 0)

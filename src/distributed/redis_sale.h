@@ -55,6 +55,8 @@ int redis_sale_decode(redisReply *const *fields, sale_t *sale);
  *   page      KEYS sale, orders; ARGV first_sequence, count
  *             -> nil without a sale, else {sale_id, last_sequence, then per order of this sale:
  *                sequence, purchase_no, user_id, purchased_ms}
+ *   snapshot  KEYS orders, staging; ARGV sale_id, staging_ttl_seconds -> orders copied
+ *             (user_id -> "<purchase_no>|<purchased_ms>", as in buyers)
  *   rebuild   KEYS sale, buyers, orders, staging; ARGV sale_id, product_name, initial_stock,
  *             start_ms, end_ms, created_ms, max_persisted_sequence -> 1 rebuilt, 0 present
  */
@@ -64,6 +66,7 @@ extern redis_script_t redis_sale_read_script;
 extern redis_script_t redis_sale_update_script;
 extern redis_script_t redis_sale_delete_script;
 extern redis_script_t redis_sale_page_script;
+extern redis_script_t redis_sale_snapshot_script;
 extern redis_script_t redis_sale_rebuild_script;
 
 enum {

@@ -1,9 +1,14 @@
 #include "distributed/worker_lag.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "core/clock.h"
 #include "distributed/outbox.h"
 #include "distributed/redis_sale.h"
 
@@ -106,4 +111,116 @@ done:
     freeReplyObject(dead);
     freeReplyObject(time);
     return rc;
+}
+
+#define SAMPLE_INTERVAL_MS 1000
+/* Bounds both a hung Redis' hold on the thread and how long stopping may wait for it. */
+#define SAMPLE_TIMEOUT_MS 2000
+
+struct worker_lag_sampler {
+    redis_address_t redis;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* on CLOCK_MONOTONIC */
+    bool stopping;       /* under lock */
+    atomic_llong streams, length, pending, oldest_age_ms, dead_letters;
+    atomic_llong sampled_ms; /* monotonic time of the latest success, or of the start */
+    bool failing;            /* only the thread's; logs a failure once, not every second */
+};
+
+static void store_sample(worker_lag_sampler_t *sampler, const worker_lag_t *lag)
+{
+    atomic_store_explicit(&sampler->streams, lag->streams, memory_order_relaxed);
+    atomic_store_explicit(&sampler->length, lag->length, memory_order_relaxed);
+    atomic_store_explicit(&sampler->pending, lag->pending, memory_order_relaxed);
+    atomic_store_explicit(&sampler->oldest_age_ms, lag->oldest_age_ms, memory_order_relaxed);
+    atomic_store_explicit(&sampler->dead_letters, lag->dead_letters, memory_order_relaxed);
+    atomic_store_explicit(&sampler->sampled_ms, clock_monotonic_ms(), memory_order_release);
+}
+
+/* One sample; keeps the connection across samples, drops it after an error. */
+static void sample(worker_lag_sampler_t *sampler, redisContext **redis)
+{
+    char err[256];
+    worker_lag_t lag;
+    if (*redis == NULL)
+        *redis = redis_address_connect(&sampler->redis, SAMPLE_TIMEOUT_MS, err, sizeof(err));
+    if (*redis != NULL && worker_lag_read(*redis, &lag, err, sizeof(err)) == 0) {
+        store_sample(sampler, &lag);
+        sampler->failing = false;
+        return;
+    }
+    if (*redis != NULL && (*redis)->err != 0) {
+        redisFree(*redis);
+        *redis = NULL;
+    }
+    if (!sampler->failing)
+        fprintf(stderr, "worker lag: %s; the outbox gauges are stale until it answers\n", err);
+    sampler->failing = true;
+}
+
+static void *run(void *data)
+{
+    worker_lag_sampler_t *sampler = data;
+    redisContext *redis = NULL;
+    pthread_mutex_lock(&sampler->lock);
+    while (!sampler->stopping) {
+        pthread_mutex_unlock(&sampler->lock);
+        sample(sampler, &redis);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += SAMPLE_INTERVAL_MS / 1000;
+        pthread_mutex_lock(&sampler->lock);
+        while (!sampler->stopping && pthread_cond_timedwait(&sampler->wake, &sampler->lock, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&sampler->lock);
+    redisFree(redis);
+    return NULL;
+}
+
+worker_lag_sampler_t *worker_lag_sampler_start(const redis_address_t *redis)
+{
+    worker_lag_sampler_t *sampler = calloc(1, sizeof(*sampler));
+    if (sampler == NULL)
+        return NULL;
+    sampler->redis = *redis;
+    atomic_store(&sampler->sampled_ms, clock_monotonic_ms());
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&sampler->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&sampler->lock, NULL);
+    if (pthread_create(&sampler->thread, NULL, run, sampler) != 0) {
+        pthread_cond_destroy(&sampler->wake);
+        pthread_mutex_destroy(&sampler->lock);
+        free(sampler);
+        return NULL;
+    }
+    return sampler;
+}
+
+void worker_lag_sampler_latest(worker_lag_sampler_t *sampler, worker_lag_t *lag, int64_t *age_ms)
+{
+    int64_t sampled = atomic_load_explicit(&sampler->sampled_ms, memory_order_acquire);
+    lag->streams = atomic_load_explicit(&sampler->streams, memory_order_relaxed);
+    lag->length = atomic_load_explicit(&sampler->length, memory_order_relaxed);
+    lag->pending = atomic_load_explicit(&sampler->pending, memory_order_relaxed);
+    lag->oldest_age_ms = atomic_load_explicit(&sampler->oldest_age_ms, memory_order_relaxed);
+    lag->dead_letters = atomic_load_explicit(&sampler->dead_letters, memory_order_relaxed);
+    int64_t now = clock_monotonic_ms();
+    *age_ms = now > sampled ? now - sampled : 0;
+}
+
+void worker_lag_sampler_stop(worker_lag_sampler_t *sampler)
+{
+    pthread_mutex_lock(&sampler->lock);
+    sampler->stopping = true;
+    pthread_cond_signal(&sampler->wake);
+    pthread_mutex_unlock(&sampler->lock);
+    pthread_join(sampler->thread, NULL);
+    pthread_cond_destroy(&sampler->wake);
+    pthread_mutex_destroy(&sampler->lock);
+    free(sampler);
 }

@@ -11,6 +11,9 @@
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "distributed/redis_client.h"
 
 typedef struct {
     long long streams;       /* sale streams (live sales) */
@@ -26,5 +29,22 @@ typedef struct {
  * err; after an I/O error redis->err is set and the caller must reconnect.
  */
 int worker_lag_read(redisContext *redis, worker_lag_t *lag, char *err, size_t err_size);
+
+/*
+ * A thread that reads the lag about once a second into atomics, so that event loops can report
+ * it without waiting for Redis. Each field is read on its own: a reader may see fields of two
+ * consecutive samples, which is fine for gauges.
+ */
+typedef struct worker_lag_sampler worker_lag_sampler_t;
+
+/* Starts the thread (the address is copied); NULL on failure. */
+worker_lag_sampler_t *worker_lag_sampler_start(const redis_address_t *redis);
+/*
+ * From any thread: the latest sample, and how long ago (monotonic ms) it was taken; before the
+ * first success, the age counts from the start and the lag is all zeros.
+ */
+void worker_lag_sampler_latest(worker_lag_sampler_t *sampler, worker_lag_t *lag, int64_t *age_ms);
+/* Waits for a read in progress (bounded by the Redis timeout), joins the thread and frees it. */
+void worker_lag_sampler_stop(worker_lag_sampler_t *sampler);
 
 #endif

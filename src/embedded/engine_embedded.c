@@ -537,7 +537,8 @@ static void embedded_health(engine_loop_t *base, engine_cb cb, void *ctx)
 {
     embedded_engine_t *engine = to_loop(base)->engine;
     ledger_stats_t stats;
-    engine_check_t check = {.name = "ledger", .ok = ledger_is_healthy(engine->ledger), .latency_ms = -1};
+    engine_check_t check = {
+        .name = "ledger", .ok = ledger_is_healthy(engine->ledger), .required = true, .latency_ms = -1};
 
     ledger_get_stats(engine->ledger, &stats);
     if (stats.batches > 0)

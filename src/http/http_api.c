@@ -324,11 +324,16 @@ static void render_purchases(const pending_call_t *call, const engine_result_t *
 static void render_health(const pending_call_t *call, const engine_result_t *result)
 {
     strbuf_t *body = &call->reply.thread->body;
-    bool ok = true;
+    const char *status = "ok";
+    bool serving = true;
 
-    for (size_t i = 0; i < result->check_count; ++i)
-        ok = ok && result->checks[i].ok;
-    strbuf_appendf(body, "{\"status\":\"%s\",\"uptime\":%.3f,\"checks\":{", ok ? "ok" : "unavailable",
+    for (size_t i = 0; i < result->check_count; ++i) {
+        if (result->checks[i].ok)
+            continue;
+        serving = serving && !result->checks[i].required;
+        status = serving ? "degraded" : "unavailable";
+    }
+    strbuf_appendf(body, "{\"status\":\"%s\",\"uptime\":%.3f,\"checks\":{", status,
                    (double)(clock_monotonic_ms() - call->reply.thread->server->started_ms) / 1000.0);
     for (size_t i = 0; i < result->check_count; ++i) {
         const engine_check_t *check = &result->checks[i];
@@ -343,7 +348,7 @@ static void render_health(const pending_call_t *call, const engine_result_t *res
         strbuf_append(body, "}", 1);
     }
     strbuf_append_cstr(body, "}}");
-    send_reply(&call->reply, ok ? 200 : 503, "application/json; charset=utf-8", "no-store");
+    send_reply(&call->reply, serving ? 200 : 503, "application/json; charset=utf-8", "no-store");
 }
 
 static void render_metrics(const pending_call_t *call, const engine_result_t *result)

@@ -4,8 +4,8 @@
  * operations through PostgreSQL then Redis, the purchase listing merged from PostgreSQL and the
  * stream, the snapshot that keeps status reads off Redis, answers within a bound while Redis is
  * down or hung and recovery without a restart, purchases while PostgreSQL is down, and the
- * reconciliation after FLUSHALL or a lost sale hash. Each test gets a fresh database and an empty
- * Redis.
+ * reconciliation after FLUSHALL or a lost sale hash, and the persistence lag in /metrics and
+ * /health. Each test gets a fresh database and an empty Redis.
  */
 #include <hiredis/hiredis.h>
 #include <setjmp.h>
@@ -58,6 +58,7 @@ typedef struct {
     char next_cursor[32];
     bool has_cursor;
     engine_check_t checks[4];
+    char check_details[4][128]; /* the checks' details point here */
     size_t check_count;
     char text[4096];
 } answer_t;
@@ -80,8 +81,14 @@ static void on_answer(void *ctx, const engine_result_t *result)
     if ((answer->has_cursor = result->next_cursor != NULL))
         snprintf(answer->next_cursor, sizeof(answer->next_cursor), "%s", result->next_cursor);
     answer->check_count = result->check_count;
-    for (size_t i = 0; i < result->check_count && i < 4; i++)
+    for (size_t i = 0; i < result->check_count && i < 4; i++) {
         answer->checks[i] = result->checks[i];
+        if (result->checks[i].detail != NULL) {
+            snprintf(answer->check_details[i], sizeof(answer->check_details[i]), "%s",
+                     result->checks[i].detail);
+            answer->checks[i].detail = answer->check_details[i];
+        }
+    }
     if (result->text != NULL)
         snprintf(answer->text, sizeof(answer->text), "%.*s", (int)result->text_len, result->text);
 }
@@ -385,9 +392,9 @@ static answer_t list_purchases(fixture_t *fixture, const char *sku, const char *
     return answer;
 }
 
-/* What the worker does: commit an order to PostgreSQL, then drop it from the stream. */
-static void persist_order(fixture_t *fixture, const sale_t *sale, const sale_purchase_t *purchase,
-                          int sequence)
+/* The worker's first step: commit an order to PostgreSQL (it stays in the stream). */
+static void commit_order(fixture_t *fixture, const sale_t *sale, const sale_purchase_t *purchase,
+                         int sequence)
 {
     char sale_id[24], seq[24], ms[24];
     snprintf(sale_id, sizeof(sale_id), "%" PRIu64, sale->sale_id);
@@ -400,6 +407,13 @@ static void persist_order(fixture_t *fixture, const sale_t *sale, const sale_pur
                                     6, NULL, params, NULL, NULL, 0);
     assert_int_equal(PQresultStatus(result), PGRES_COMMAND_OK);
     PQclear(result);
+}
+
+/* What the worker does: commit an order to PostgreSQL, then drop it from the stream. */
+static void persist_order(fixture_t *fixture, const sale_t *sale, const sale_purchase_t *purchase,
+                          int sequence)
+{
+    commit_order(fixture, sale, purchase, sequence);
     freeReplyObject(redis_do(fixture, "XDEL flashsale:{%s}:orders %d-0", sale->sku, sequence));
 }
 
@@ -511,7 +525,7 @@ static void test_postgres_outage_leaves_purchases_working(void **state)
     answer_t health = {0};
     ops(fixture)->health(fixture->handle, on_answer, &health);
     run_until(fixture, &health.done);
-    assert_int_equal(health.check_count, 2);
+    assert_int_equal(health.check_count, 3);
     assert_string_equal(health.checks[0].name, "redis");
     assert_true(health.checks[0].ok);
     assert_string_equal(health.checks[1].name, "postgres");
@@ -548,17 +562,23 @@ static void test_rebuild_counts_the_stream_and_spares_live_sales(void **state)
     answer_t created = create_live_sale(fixture, "REBUILD", 10);
     answer_t first = purchase(fixture, "REBUILD", "alice");
     purchase(fixture, "REBUILD", "bob");
+    answer_t third = purchase(fixture, "REBUILD", "carol");
     persist_order(fixture, &created.sale, &first.purchase, 1);
+    commit_order(fixture, &created.sale, &third.purchase, 3);
     create_live_sale(fixture, "LIVE", 10);
     purchase(fixture, "LIVE", "alice");
 
-    /* The hash and buyers of one sale lost; bob's order is only in the stream. */
+    /* The hash and buyers of one sale lost; alice's order is only in PostgreSQL, bob's only in
+     * the stream, carol's in both (committed, not yet deleted): counted once. */
     freeReplyObject(redis_do(fixture, "DEL flashsale:{REBUILD}:sale flashsale:{REBUILD}:buyers"));
     char err[256];
     assert_int_equal(reconcile_run(fixture->redis, fixture->pg, err, sizeof(err)), 0);
-    assert_int_equal(redis_int(fixture, "HGET flashsale:{REBUILD}:sale stock"), 8);
-    assert_int_equal(redis_int(fixture, "HGET flashsale:{REBUILD}:sale next_sequence"), 3);
-    assert_int_equal(redis_int(fixture, "HLEN flashsale:{REBUILD}:buyers"), 2);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{REBUILD}:sale stock"), 7);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{REBUILD}:sale next_sequence"), 4);
+    assert_int_equal(redis_int(fixture, "HLEN flashsale:{REBUILD}:buyers"), 3);
+    redisReply *staging = redis_do(fixture, "KEYS flashsale:{REBUILD}:staging:*");
+    assert_int_equal(staging->elements, 0);
+    freeReplyObject(staging);
     assert_int_equal(redis_int(fixture, "HGET flashsale:{LIVE}:sale stock"), 9);
     assert_int_equal(purchase(fixture, "REBUILD", "bob").outcome, SALE_OUTCOME_ALREADY_PURCHASED);
 
@@ -575,14 +595,94 @@ static void test_health_and_metrics(void **state)
     answer_t health = {0};
     ops(fixture)->health(fixture->handle, on_answer, &health);
     run_until(fixture, &health.done);
-    assert_int_equal(health.check_count, 2);
+    assert_int_equal(health.check_count, 3);
     assert_true(health.checks[0].ok && health.checks[0].latency_ms >= 0);
     assert_true(health.checks[1].ok && health.checks[1].latency_ms >= 0);
+    assert_string_equal(health.checks[2].name, "outbox");
+    assert_true(health.checks[2].ok);
     answer_t metrics = {0};
     ops(fixture)->metrics(fixture->handle, on_answer, &metrics);
     run_until(fixture, &metrics.done);
     assert_non_null(strstr(metrics.text, "# TYPE flashsale_redis_reconnects_total counter\n"));
     assert_non_null(strstr(metrics.text, "flashsale_reconcile_passes_total "));
+}
+
+/* The value of a metric line "NAME VALUE"; -1 when absent. */
+static double metric(const answer_t *metrics, const char *name)
+{
+    char line[128];
+    snprintf(line, sizeof(line), "\n%s ", name);
+    const char *found = strstr(metrics->text, line);
+    return found != NULL ? strtod(found + strlen(line), NULL) : -1;
+}
+
+static answer_t metrics_now(fixture_t *fixture)
+{
+    answer_t metrics = {0};
+    ops(fixture)->metrics(fixture->handle, on_answer, &metrics);
+    run_until(fixture, &metrics.done);
+    return metrics;
+}
+
+/* Runs the loop until the lag sampler has seen `length` orders waiting; returns those metrics. */
+static answer_t metrics_with_outbox_length(fixture_t *fixture, double length)
+{
+    int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
+    for (;;) {
+        answer_t metrics = metrics_now(fixture);
+        if (metric(&metrics, "flashsale_outbox_length") == length)
+            return metrics;
+        assert_true(clock_monotonic_ms() < deadline);
+        assert_int_equal(h2o_evloop_run(fixture->loop, 10), 0);
+    }
+}
+
+/* The outbox check of /health; its detail is copied into detail. */
+static bool outbox_check(fixture_t *fixture, char *detail, size_t detail_size)
+{
+    answer_t health = {0};
+    ops(fixture)->health(fixture->handle, on_answer, &health);
+    run_until(fixture, &health.done);
+    assert_int_equal(health.check_count, 3);
+    assert_string_equal(health.checks[2].name, "outbox");
+    assert_non_null(health.checks[2].detail);
+    snprintf(detail, detail_size, "%s", health.checks[2].detail);
+    return health.checks[2].ok;
+}
+
+static void test_lag_is_reported(void **state)
+{
+    fixture_t *fixture = *state;
+    /* No worker runs here: every order waits in its stream. */
+    create_live_sale(fixture, "LAG-A", 10);
+    for (int i = 0; i < 3; i++) {
+        char user[16];
+        snprintf(user, sizeof(user), "user-%d", i);
+        assert_int_equal(purchase(fixture, "LAG-A", user).outcome, SALE_OUTCOME_SUCCESS);
+    }
+    /* One of them delivered to a worker that has not acknowledged it yet. */
+    freeReplyObject(redis_do(fixture, "XREADGROUP GROUP " OUTBOX_CONSUMER_GROUP
+                                      " test COUNT 1 STREAMS flashsale:{LAG-A}:orders >"));
+    answer_t metrics = metrics_with_outbox_length(fixture, 3);
+    assert_true(metric(&metrics, "flashsale_outbox_pending") == 1);
+    assert_true(metric(&metrics, "flashsale_outbox_oldest_age_seconds") >= 0);
+    assert_true(metric(&metrics, "flashsale_outbox_oldest_age_seconds") < 60);
+    assert_true(metric(&metrics, "flashsale_outbox_dead_letters") == 0);
+    assert_non_null(strstr(metrics.text, "# TYPE flashsale_outbox_length gauge\n"));
+    char detail[128];
+    assert_true(outbox_check(fixture, detail, sizeof(detail)));
+    assert_non_null(strstr(detail, "3 orders waiting, oldest "));
+
+    /* An order of another sale that has waited two minutes (stamped so), and a dead letter. */
+    create_live_sale(fixture, "LAG-B", 10);
+    freeReplyObject(redis_do(fixture, "XADD flashsale:{LAG-B}:orders 1-0 " OUTBOX_FIELD_PURCHASED_MS " %lld",
+                             (long long)clock_now_ms() - 120000));
+    freeReplyObject(redis_do(fixture, "XADD " OUTBOX_DEAD_LETTER " * " OUTBOX_FIELD_SKU " LAG-A"));
+    metrics = metrics_with_outbox_length(fixture, 4);
+    assert_true(metric(&metrics, "flashsale_outbox_oldest_age_seconds") >= 120);
+    assert_true(metric(&metrics, "flashsale_outbox_dead_letters") == 1);
+    assert_false(outbox_check(fixture, detail, sizeof(detail)));
+    assert_non_null(strstr(detail, "4 orders waiting, oldest 12"));
 }
 
 static void test_redis_url_parsing(void **state)
@@ -628,6 +728,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rebuild_counts_the_stream_and_spares_live_sales, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_health_and_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lag_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_postgres_outage_leaves_purchases_working, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_outage_is_answered_and_survived, setup, teardown),
     };
