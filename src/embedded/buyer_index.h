@@ -15,9 +15,9 @@
 #include "core/sale.h"
 
 typedef struct {
-    char *user_id;          /* owned, NUL-terminated */
+    char *user_id; /* owned, NUL-terminated */
     int64_t purchased_ms;
-    uint64_t sequence;      /* per-sale number inside the purchaseNo, 1-based */
+    uint64_t sequence;        /* per-sale number inside the purchaseNo, 1-based */
     uint64_t ledger_sequence; /* when it becomes durable; see ledger.h */
 } buyer_entry_t;
 
@@ -25,8 +25,8 @@ typedef struct {
     buyer_entry_t *entries; /* in purchase order */
     size_t count;
     size_t capacity;
-    uint32_t *slots;        /* 0 = empty, else entries index + 1 */
-    size_t slot_count;      /* a power of two, kept at most half full */
+    uint32_t *slots;   /* 0 = empty, else entries index + 1 */
+    size_t slot_count; /* a power of two, kept at most half full */
 } buyer_index_t;
 
 void buyer_index_init(buyer_index_t *index);
@@ -39,7 +39,7 @@ const buyer_entry_t *buyer_index_find(const buyer_index_t *index, const char *us
  * Appends a buyer who is not in the index yet (the caller checked with find). Returns the new
  * entry, valid until the next add or dispose, or NULL when out of memory.
  */
-const buyer_entry_t *buyer_index_add(buyer_index_t *index, const char *user_id, size_t len, int64_t purchased_ms,
-                                     uint64_t sequence, uint64_t ledger_sequence);
+const buyer_entry_t *buyer_index_add(buyer_index_t *index, const char *user_id, size_t len,
+                                     int64_t purchased_ms, uint64_t sequence, uint64_t ledger_sequence);
 
 #endif

@@ -39,12 +39,13 @@ typedef struct {
 } ledger_loader_t;
 
 typedef struct {
-    uint64_t batches;            /* committed transactions */
-    uint64_t records;            /* records in them */
-    uint64_t batch_size_buckets[8]; /* batches of <= 1, 4, 16, 64, 256, 1024, 4096, +Inf records (not cumulative) */
+    uint64_t batches;               /* committed transactions */
+    uint64_t records;               /* records in them */
+    uint64_t batch_size_buckets[8]; /* batches of <= 1, 4, 16, 64, 256, 1024, 4096, +Inf records (not
+                                       cumulative) */
     uint64_t fsync_us_buckets[8];   /* commits taking <= 100, 250, 500, 1000, 2500, 5000, 10000, +Inf us */
-    uint64_t commit_us_total;    /* sum of commit durations */
-    uint64_t failures;           /* transactions that failed and were retried */
+    uint64_t commit_us_total;       /* sum of commit durations */
+    uint64_t failures;              /* transactions that failed and were retried */
 } ledger_stats_t;
 
 /*
