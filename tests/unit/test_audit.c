@@ -2,7 +2,6 @@
  * audit against a real audit.db in a fresh directory per test: what lands in the table, and
  * that a stalled disk makes the ring drop and count instead of blocking.
  */
-#include <dirent.h>
 #include <setjmp.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -17,42 +16,11 @@
 #include <cmocka.h>
 
 #include "embedded/audit.h"
+#include "scratch_dir.h"
 
 #define WAIT_LIMIT_MS 10000
 
-typedef struct {
-    char dir[256];
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *fixture = calloc(1, sizeof *fixture);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(fixture->dir, sizeof fixture->dir, "%s/test_audit.XXXXXX", tmp != NULL ? tmp : "/tmp");
-    if (mkdtemp(fixture->dir) == NULL)
-        return -1;
-    *state = fixture;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *fixture = *state;
-    DIR *dir = opendir(fixture->dir);
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", fixture->dir, entry->d_name);
-        if (entry->d_name[0] != '.')
-            unlink(path);
-    }
-    closedir(dir);
-    rmdir(fixture->dir);
-    free(fixture);
-    return 0;
-}
-
-static audit_t *open_audit(const fixture_t *fixture)
+static audit_t *open_audit(const scratch_dir_t *fixture)
 {
     audit_t *audit = NULL;
     char err[256] = "";
@@ -61,29 +29,10 @@ static audit_t *open_audit(const fixture_t *fixture)
     return audit;
 }
 
-static sqlite3 *open_database(const fixture_t *fixture)
+static int64_t count_rows(const scratch_dir_t *fixture)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/audit.db", fixture->dir);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    return db;
-}
-
-static int64_t query_integer(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *statement;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &statement, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(statement), SQLITE_ROW);
-    int64_t value = sqlite3_column_int64(statement, 0);
-    sqlite3_finalize(statement);
-    return value;
-}
-
-static int64_t count_rows(const fixture_t *fixture)
-{
-    sqlite3 *db = open_database(fixture);
-    int64_t rows = query_integer(db, "SELECT count(*) FROM audit_events");
+    sqlite3 *db = scratch_dir_open_database(fixture, "audit.db");
+    int64_t rows = scratch_dir_query_integer(db, "SELECT count(*) FROM audit_events");
     sqlite3_close(db);
     return rows;
 }
@@ -104,9 +53,9 @@ static audit_stats_t wait_until_settled(const audit_t *audit, uint64_t events)
 }
 
 /* Takes audit.db's write lock on another connection, so that the writer's transactions wait and fail. */
-static sqlite3 *block_writes(const fixture_t *fixture)
+static sqlite3 *block_writes(const scratch_dir_t *fixture)
 {
-    sqlite3 *blocker = open_database(fixture);
+    sqlite3 *blocker = scratch_dir_open_database(fixture, "audit.db");
     assert_int_equal(sqlite3_exec(blocker, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
     return blocker;
 }
@@ -119,13 +68,14 @@ static void unblock_writes(sqlite3 *blocker)
 
 static void test_open_creates_schema(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     audit_close(open_audit(fixture));
 
-    sqlite3 *db = open_database(fixture);
-    assert_int_equal(query_integer(db, "PRAGMA user_version"), 1);
-    assert_int_equal(query_integer(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"),
-                     1);
+    sqlite3 *db = scratch_dir_open_database(fixture, "audit.db");
+    assert_int_equal(scratch_dir_query_integer(db, "PRAGMA user_version"), 1);
+    assert_int_equal(
+        scratch_dir_query_integer(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"),
+        1);
     assert_int_equal(sqlite3_exec(db,
                                   "SELECT id, at_ms, sku, user_id, outcome, purchase_no FROM audit_events",
                                   NULL, NULL, NULL),
@@ -135,7 +85,7 @@ static void test_open_creates_schema(void **state)
 
 static void test_open_reports_an_unusable_directory(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     char missing[512];
     snprintf(missing, sizeof missing, "%s/missing", fixture->dir);
     audit_t *audit = NULL;
@@ -147,7 +97,7 @@ static void test_open_reports_an_unusable_directory(void **state)
 
 static void test_events_land_in_audit_db(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     audit_t *audit = open_audit(fixture);
     audit_push(audit, 1000, "SKU-1", "alice", SALE_OUTCOME_SUCCESS, "FS1-1");
     audit_push(audit, 1001, "SKU-1", "alice", SALE_OUTCOME_ALREADY_PURCHASED, NULL);
@@ -155,7 +105,7 @@ static void test_events_land_in_audit_db(void **state)
     audit_push(audit, 1003, "NOPE", "carol", SALE_OUTCOME_NOT_FOUND, NULL);
     audit_close(audit);
 
-    sqlite3 *db = open_database(fixture);
+    sqlite3 *db = scratch_dir_open_database(fixture, "audit.db");
     sqlite3_stmt *rows;
     assert_int_equal(sqlite3_prepare_v2(db,
                                         "SELECT at_ms, sku, user_id, outcome, coalesce(purchase_no, 'NULL')"
@@ -186,7 +136,7 @@ static void test_events_land_in_audit_db(void **state)
 
 static void test_stats_count_written_events(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     audit_t *audit = open_audit(fixture);
     for (int i = 0; i < 100; i++)
         audit_push(audit, i, "SKU", "user", SALE_OUTCOME_NOT_ACTIVE, NULL);
@@ -200,7 +150,7 @@ static void test_stats_count_written_events(void **state)
 
 static void test_long_strings_are_truncated(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     char sku[SALE_SKU_MAX + 11];
     char user_id[SALE_USER_ID_MAX + 11];
     memset(sku, 'S', sizeof sku - 1);
@@ -211,9 +161,10 @@ static void test_long_strings_are_truncated(void **state)
     audit_push(audit, 1, sku, user_id, SALE_OUTCOME_SOLD_OUT, NULL);
     audit_close(audit);
 
-    sqlite3 *db = open_database(fixture);
-    assert_int_equal(query_integer(db, "SELECT length(sku) FROM audit_events"), SALE_SKU_MAX);
-    assert_int_equal(query_integer(db, "SELECT length(user_id) FROM audit_events"), SALE_USER_ID_MAX);
+    sqlite3 *db = scratch_dir_open_database(fixture, "audit.db");
+    assert_int_equal(scratch_dir_query_integer(db, "SELECT length(sku) FROM audit_events"), SALE_SKU_MAX);
+    assert_int_equal(scratch_dir_query_integer(db, "SELECT length(user_id) FROM audit_events"),
+                     SALE_USER_ID_MAX);
     sqlite3_close(db);
 }
 
@@ -224,7 +175,7 @@ static void test_long_strings_are_truncated(void **state)
  */
 static void test_full_ring_drops_and_counts(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     enum { EXTRA = 1000, PUSHES = AUDIT_RING_CAPACITY + EXTRA };
     audit_t *audit = open_audit(fixture);
     sqlite3 *blocker = block_writes(fixture);
@@ -243,14 +194,15 @@ static void test_full_ring_drops_and_counts(void **state)
     audit_close(audit);
     assert_true(stats.dropped >= EXTRA);
     assert_int_equal(count_rows(fixture), stats.written);
-    sqlite3 *db = open_database(fixture);
-    assert_int_equal(query_integer(db, "SELECT count(*) FROM audit_events WHERE user_id = 'last'"), 1);
+    sqlite3 *db = scratch_dir_open_database(fixture, "audit.db");
+    assert_int_equal(
+        scratch_dir_query_integer(db, "SELECT count(*) FROM audit_events WHERE user_id = 'last'"), 1);
     sqlite3_close(db);
 }
 
 static void test_failed_batch_is_dropped_and_counted(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     audit_t *audit = open_audit(fixture);
     sqlite3 *blocker = block_writes(fixture);
     audit_push(audit, 1, "SKU", "alice", SALE_OUTCOME_SOLD_OUT, NULL);
@@ -271,13 +223,19 @@ static void test_failed_batch_is_dropped_and_counted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_creates_schema, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_reports_an_unusable_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_events_land_in_audit_db, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stats_count_written_events, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_long_strings_are_truncated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full_ring_drops_and_counts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_batch_is_dropped_and_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_creates_schema, scratch_dir_setup, scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_reports_an_unusable_directory, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_events_land_in_audit_db, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_stats_count_written_events, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_long_strings_are_truncated, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_full_ring_drops_and_counts, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_batch_is_dropped_and_counted, scratch_dir_setup,
+                                        scratch_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,6 @@
  * ledger against real SQLite files in a fresh directory per test: the schema, replay after a
  * reopen, sale ids that outlive deletes, the durable sequence, group commit and retries.
  */
-#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <sqlite3.h>
@@ -18,43 +17,12 @@
 #include <cmocka.h>
 
 #include "embedded/ledger.h"
+#include "scratch_dir.h"
 
 #define WAIT_LIMIT_MS     10000
 #define WATCH_REPORTS_MAX 64
 
-typedef struct {
-    char dir[256];
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *fixture = calloc(1, sizeof *fixture);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(fixture->dir, sizeof fixture->dir, "%s/test_ledger.XXXXXX", tmp != NULL ? tmp : "/tmp");
-    if (mkdtemp(fixture->dir) == NULL)
-        return -1;
-    *state = fixture;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *fixture = *state;
-    DIR *dir = opendir(fixture->dir);
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", fixture->dir, entry->d_name);
-        if (entry->d_name[0] != '.')
-            unlink(path);
-    }
-    closedir(dir);
-    rmdir(fixture->dir);
-    free(fixture);
-    return 0;
-}
-
-static ledger_t *open_ledger(const fixture_t *fixture)
+static ledger_t *open_ledger(const scratch_dir_t *fixture)
 {
     ledger_t *ledger = NULL;
     char err[256] = "";
@@ -62,25 +30,6 @@ static ledger_t *open_ledger(const fixture_t *fixture)
     if (rc != 0)
         fail_msg("ledger_open: %s", err);
     return ledger;
-}
-
-static sqlite3 *open_database(const fixture_t *fixture)
-{
-    char path[512];
-    snprintf(path, sizeof path, "%s/flashsale.db", fixture->dir);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    return db;
-}
-
-static int64_t query_integer(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *statement;
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &statement, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(statement), SQLITE_ROW);
-    int64_t value = sqlite3_column_int64(statement, 0);
-    sqlite3_finalize(statement);
-    return value;
 }
 
 static sale_t make_sale(uint64_t sale_id, const char *sku, int64_t initial_stock)
@@ -141,7 +90,7 @@ static int collect_purchase(void *arg, uint64_t sale_id, uint64_t sequence, cons
 }
 
 /* Reopens the directory and replays it; the caller frees loaded->purchases. */
-static uint64_t reload(const fixture_t *fixture, loaded_t *loaded)
+static uint64_t reload(const scratch_dir_t *fixture, loaded_t *loaded)
 {
     *loaded = (loaded_t){0};
     ledger_t *ledger = open_ledger(fixture);
@@ -240,16 +189,17 @@ static void wait_for_durable(watch_t *watch, uint64_t sequence)
 
 static void test_open_creates_schema(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     ledger_t *ledger = open_ledger(fixture);
     assert_int_equal(ledger_next_sale_id(ledger), 1);
     assert_true(ledger_is_healthy(ledger));
     ledger_close(ledger);
 
-    sqlite3 *db = open_database(fixture);
-    assert_int_equal(query_integer(db, "PRAGMA user_version"), 1);
-    assert_int_equal(query_integer(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"),
-                     1);
+    sqlite3 *db = scratch_dir_open_database(fixture, "flashsale.db");
+    assert_int_equal(scratch_dir_query_integer(db, "PRAGMA user_version"), 1);
+    assert_int_equal(
+        scratch_dir_query_integer(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"),
+        1);
     static const char *const columns[] = {
         "SELECT key, value FROM meta",
         "SELECT sale_id, sku, product_name, initial_stock, start_ms, end_ms, created_ms FROM sales",
@@ -262,7 +212,7 @@ static void test_open_creates_schema(void **state)
 
 static void test_open_reports_an_unusable_directory(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     char missing[512];
     snprintf(missing, sizeof missing, "%s/missing", fixture->dir);
     ledger_t *ledger = NULL;
@@ -274,9 +224,9 @@ static void test_open_reports_an_unusable_directory(void **state)
 
 static void test_open_refuses_a_newer_schema(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     ledger_close(open_ledger(fixture));
-    sqlite3 *db = open_database(fixture);
+    sqlite3 *db = scratch_dir_open_database(fixture, "flashsale.db");
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 
@@ -289,7 +239,7 @@ static void test_open_refuses_a_newer_schema(void **state)
 
 static void test_reopen_replays_sales_and_purchases(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     sale_t first = make_sale(1, "FIRST", 10);
     sale_t second = make_sale(2, "SECOND", 5);
     sale_t deleted = make_sale(3, "DELETED", 3);
@@ -332,7 +282,7 @@ static void test_reopen_replays_sales_and_purchases(void **state)
 
 static void test_next_sale_id_stays_above_deleted_sales(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     ledger_t *ledger = open_ledger(fixture);
     sale_t sale = make_sale(7, "GONE", 1);
     ledger_append_sale(ledger, &sale);
@@ -349,7 +299,7 @@ static void test_next_sale_id_stays_above_deleted_sales(void **state)
 
 static void test_durable_callback_reports_increasing_sequences(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     watch_t watch;
     watch_init(&watch, false);
     ledger_t *ledger = open_ledger(fixture);
@@ -406,7 +356,7 @@ static void *append_purchases(void *arg)
 
 static void test_group_commit_batches_concurrent_appends(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     enum { TOTAL = APPEND_THREADS * APPENDS_PER_THREAD };
     watch_t watch;
     watch_init(&watch, true);
@@ -464,7 +414,7 @@ static void test_group_commit_batches_concurrent_appends(void **state)
 
 static void test_delete_and_recreate_in_one_batch(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     ledger_t *ledger = open_ledger(fixture);
     sale_t old_sale = make_sale(1, "AGAIN", 10);
     sale_purchase_t old_purchases[2] = {make_purchase(1, 1, "AGAIN", "alice"),
@@ -481,9 +431,9 @@ static void test_delete_and_recreate_in_one_batch(void **state)
     assert_int_equal(ledger_start(ledger, NULL, NULL), 0);
     ledger_close(ledger);
 
-    sqlite3 *db = open_database(fixture);
-    assert_int_equal(query_integer(db, "SELECT count(*) FROM purchases WHERE sale_id = 1"), 0);
-    assert_int_equal(query_integer(db, "SELECT count(*) FROM sales WHERE sale_id = 1"), 0);
+    sqlite3 *db = scratch_dir_open_database(fixture, "flashsale.db");
+    assert_int_equal(scratch_dir_query_integer(db, "SELECT count(*) FROM purchases WHERE sale_id = 1"), 0);
+    assert_int_equal(scratch_dir_query_integer(db, "SELECT count(*) FROM sales WHERE sale_id = 1"), 0);
     sqlite3_close(db);
 
     loaded_t loaded;
@@ -497,7 +447,7 @@ static void test_delete_and_recreate_in_one_batch(void **state)
 
 static void test_sale_update_replaces_the_row(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     ledger_t *ledger = open_ledger(fixture);
     sale_t sale = make_sale(1, "SKU", 10);
     ledger_append_sale(ledger, &sale);
@@ -517,7 +467,7 @@ static void test_sale_update_replaces_the_row(void **state)
 /* A retried transaction replays records that may already be in the file. */
 static void test_replayed_purchase_is_written_once(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     ledger_t *ledger = open_ledger(fixture);
     sale_t sale = make_sale(1, "SKU", 10);
     sale_purchase_t purchase = make_purchase(1, 1, "SKU", "alice");
@@ -539,7 +489,7 @@ static void test_replayed_purchase_is_written_once(void **state)
 
 static void test_close_without_start_commits_what_was_appended(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     ledger_t *ledger = open_ledger(fixture);
     sale_t sale = make_sale(1, "SKU", 10);
     ledger_append_sale(ledger, &sale);
@@ -561,12 +511,12 @@ static void wait_until_unhealthy(const ledger_t *ledger)
 
 static void test_failed_commit_is_retried_until_it_succeeds(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     watch_t watch;
     watch_init(&watch, false);
     ledger_t *ledger = open_ledger(fixture);
     /* another connection holds the write lock, so the writer's transactions fail */
-    sqlite3 *blocker = open_database(fixture);
+    sqlite3 *blocker = scratch_dir_open_database(fixture, "flashsale.db");
     assert_int_equal(sqlite3_exec(blocker, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
 
     assert_int_equal(ledger_start(ledger, on_durable, &watch), 0);
@@ -594,9 +544,9 @@ static void test_failed_commit_is_retried_until_it_succeeds(void **state)
 
 static void test_close_gives_up_on_a_failing_database(void **state)
 {
-    fixture_t *fixture = *state;
+    scratch_dir_t *fixture = *state;
     ledger_t *ledger = open_ledger(fixture);
-    sqlite3 *blocker = open_database(fixture);
+    sqlite3 *blocker = scratch_dir_open_database(fixture, "flashsale.db");
     assert_int_equal(sqlite3_exec(blocker, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(ledger_start(ledger, NULL, NULL), 0);
     sale_t sale = make_sale(1, "SKU", 10);
@@ -615,19 +565,31 @@ static void test_close_gives_up_on_a_failing_database(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_creates_schema, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_reports_an_unusable_directory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_refuses_a_newer_schema, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reopen_replays_sales_and_purchases, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_next_sale_id_stays_above_deleted_sales, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_durable_callback_reports_increasing_sequences, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_group_commit_batches_concurrent_appends, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_and_recreate_in_one_batch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sale_update_replaces_the_row, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replayed_purchase_is_written_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_close_without_start_commits_what_was_appended, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_commit_is_retried_until_it_succeeds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_close_gives_up_on_a_failing_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_creates_schema, scratch_dir_setup, scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_reports_an_unusable_directory, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_refuses_a_newer_schema, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_replays_sales_and_purchases, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_next_sale_id_stays_above_deleted_sales, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_durable_callback_reports_increasing_sequences, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit_batches_concurrent_appends, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_and_recreate_in_one_batch, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_sale_update_replaces_the_row, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_replayed_purchase_is_written_once, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_close_without_start_commits_what_was_appended, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_commit_is_retried_until_it_succeeds, scratch_dir_setup,
+                                        scratch_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_close_gives_up_on_a_failing_database, scratch_dir_setup,
+                                        scratch_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
