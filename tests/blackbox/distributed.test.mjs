@@ -9,48 +9,26 @@
 // that the other test files running in parallel keep theirs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { BIN, MODE_NAME, cleanEnv, freePort, httpRequest, isoIn, storm, stormAgent, uniqueSku, uniqueUser, waitFor, sqlString, assertError } from './lib/harness.mjs';
+import { POSTGRES_DIR, POSTGRES_PORT, UNPERSISTED_SCRIPT, run } from './lib/mode-distributed.mjs';
 
 const skip = MODE_NAME !== 'distributed' && 'distributed mode only (FLASHSALE_MODE=distributed)';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SERVICES = path.join(repoRoot, 'scripts', 'services.sh');
 // The run's shared PostgreSQL: the same variables as mode-distributed.mjs.
-const SHARED_PG_DIR = process.env.FLASHSALE_BB_POSTGRES_DIR || path.join(os.tmpdir(), 'flashsale-bb-postgres');
-const SHARED_PG_PORT = Number(process.env.FLASHSALE_BB_POSTGRES_PORT || 55433);
 const ADMIN_KEY = `key-${randomBytes(12).toString('hex')}`;
 const STARTUP_TIMEOUT_MS = 20_000;
 // A killed worker's entries are claimed after 5 s (worker.h); PostgreSQL back needs a reconnect.
 const SETTLE_TIMEOUT_MS = 30_000;
 // The issue's bound for an answer while Redis is down.
 const REDIS_DOWN_ANSWER_MS = 5_000;
-
-// Sum of the lengths of every sale's order stream (outbox.h): 0 once the worker stored them all.
-const UNPERSISTED_SCRIPT = `
-local n = 0
-for _, sku in ipairs(redis.call('SMEMBERS', 'flashsale:sales')) do
-  n = n + redis.call('XLEN', 'flashsale:{' .. sku .. '}:orders')
-end
-return n`;
-
-function run(file, args, env = {}) {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) {
-        err.message += `\nstderr: ${stderr}`;
-        reject(err);
-      } else {
-        resolve(stdout);
-      }
-    });
-  });
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -78,7 +56,7 @@ async function makeStore({ privatePostgres = false } = {}) {
   const redisEnv = { SERVICES_DIR: path.join(dir, 'redis'), REDIS_PORT: String(await freePort()) };
   const postgresEnv = privatePostgres
     ? { SERVICES_DIR: path.join(dir, 'postgres'), PG_PORT: String(await freePort()) }
-    : { SERVICES_DIR: SHARED_PG_DIR, PG_PORT: String(SHARED_PG_PORT) };
+    : { SERVICES_DIR: POSTGRES_DIR, PG_PORT: String(POSTGRES_PORT) };
   await Promise.all([run(SERVICES, ['start', 'redis'], redisEnv), run(SERVICES, ['start', 'postgres'], postgresEnv)]);
   const adminUrl = `postgresql://postgres@127.0.0.1:${postgresEnv.PG_PORT}/postgres`;
   const database = `bb_${randomBytes(6).toString('hex')}`;

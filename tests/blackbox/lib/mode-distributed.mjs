@@ -21,20 +21,20 @@ import { fileURLToPath } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const SERVICES = path.join(repoRoot, 'scripts', 'services.sh');
-const POSTGRES_DIR = process.env.FLASHSALE_BB_POSTGRES_DIR || path.join(os.tmpdir(), 'flashsale-bb-postgres');
-const POSTGRES_PORT = Number(process.env.FLASHSALE_BB_POSTGRES_PORT || 55433);
+export const POSTGRES_DIR = process.env.FLASHSALE_BB_POSTGRES_DIR || path.join(os.tmpdir(), 'flashsale-bb-postgres');
+export const POSTGRES_PORT = Number(process.env.FLASHSALE_BB_POSTGRES_PORT || 55433);
 // A killed worker's orders are claimed after 5 s (worker.h); allow for that and a slow machine.
 const SETTLE_TIMEOUT_MS = 60_000;
 
 // Sum of the lengths of every sale's order stream (outbox.h's layout).
-const UNPERSISTED_SCRIPT = `
+export const UNPERSISTED_SCRIPT = `
 local n = 0
 for _, sku in ipairs(redis.call('SMEMBERS', 'flashsale:sales')) do
   n = n + redis.call('XLEN', 'flashsale:{' .. sku .. '}:orders')
 end
 return n`;
 
-function run(file, args, env = {}) {
+export function run(file, args, env = {}) {
   return new Promise((resolve, reject) => {
     execFile(file, args, { env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) {
