@@ -37,13 +37,28 @@ sold() {
   curl -sf "$url/api/v1/products/$1" -H "X-Admin-Key: $key" |
     sed -E 's/.*"currentStock":([0-9]+),"totalPurchases":([0-9]+).*/stock=\1 sold=\2/'
 }
+# Distributed mode: the engine's counters so far (Redis commands, answers from the sold-out cache) and
+# the orders still waiting in the streams for PostgreSQL.
+engine_metrics() {
+  [ "$mode" = distributed ] || return 0
+  curl -sf "$url/metrics" | awk '
+    $1 == "flashsale_redis_commands_total" { commands = $2 }
+    $1 == "flashsale_sold_out_cache_answers_total" { cached = $2 }
+    $1 == "flashsale_outbox_length" { waiting = $2 }
+    END { printf "             redis_commands=%d sold_out_cache_answers=%d outbox_length=%d\n", commands, cached, waiting }'
+}
 
-create BENCH-STORM 100
-create BENCH-ALL 100000000
+# A suffix per run, so that runs against the same Redis and PostgreSQL do not collide.
+storm=BENCH-STORM-$$
+all=BENCH-ALL-$$
+create "$storm" 100
+create "$all" 100000000
 # warm up: connections, page cache, allocator
-SKU=BENCH-STORM taskset -c 0 wrk -t1 -c"$connections" -d2s -s bench/status.lua "$url" >/dev/null
-run storm purchase.lua BENCH-STORM
-echo "             storm after: $(sold BENCH-STORM) (expected stock=0 sold=100)"
-run all-success purchase.lua BENCH-ALL
-echo "             all-success after: $(sold BENCH-ALL)"
-run status status.lua BENCH-STORM
+SKU=$storm taskset -c 0 wrk -t1 -c"$connections" -d2s -s bench/status.lua "$url" >/dev/null
+run storm purchase.lua "$storm"
+echo "             storm after: $(sold "$storm") (expected stock=0 sold=100)"
+engine_metrics
+run all-success purchase.lua "$all"
+echo "             all-success after: $(sold "$all")"
+engine_metrics
+run status status.lua "$storm"

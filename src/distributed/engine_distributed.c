@@ -15,6 +15,9 @@
  *
  * The persistence lag (the orders still in the streams) is sampled by a thread of the engine, so
  * /metrics and /health report it without a loop ever waiting for Redis.
+ *
+ * Once a sale has sold out, each loop answers its purchases from a copy of its buyers
+ * (sold_out_cache), checked against the status snapshot, without a Redis round trip.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -32,6 +35,7 @@
 #include "distributed/redis_client.h"
 #include "distributed/redis_sale.h"
 #include "distributed/sale_snapshot.h"
+#include "distributed/sold_out_cache.h"
 #include "distributed/worker_lag.h"
 
 /* How long a purchase may wait for Redis before it is answered as unavailable. */
@@ -44,6 +48,8 @@
 /* ... or when an order has waited this long for PostgreSQL (no worker, or PostgreSQL down). */
 #define LAG_OLDEST_MAX_MS 60000
 #define CHECK_DETAIL_MAX  96
+/* Purchases of one sale decided by one script call at most (see the purchase section). */
+#define PURCHASE_BATCH_MAX 128
 
 typedef struct {
     engine_t super;
@@ -53,17 +59,28 @@ typedef struct {
     pg_async_stats_t pg_stats;
     /* Bumped by every change this instance makes; see sale_snapshot. */
     atomic_uint_fast64_t generation;
+    /* The generation of this instance's latest admin write (create, update, delete): a snapshot
+     * taken at it or later has seen every sale_id change made here. */
+    atomic_uint_fast64_t admin_generation;
+    atomic_uint_fast64_t sold_out_answers; /* purchases answered by a sold_out_cache */
     reconciler_t *reconciler;
     worker_lag_sampler_t *lag_sampler;
 } distributed_engine_t;
+
+typedef struct purchase_batch purchase_batch_t;
 
 typedef struct {
     engine_loop_t super;
     distributed_engine_t *engine;
     h2o_loop_t *loop;
+    /* Purchases gathered during this loop iteration, one batch per sku; sent at its end. */
+    purchase_batch_t *batches;
+    h2o_timeout_t batch_timeout; /* 0 ms */
+    h2o_timeout_entry_t batch_flush;
     redis_client_t *redis;
     pg_async_t *pg;
     sale_snapshot_t *snapshot;
+    sold_out_cache_t *sold_out;
     char metrics[METRICS_TEXT_MAX];
 } distributed_loop_t;
 
@@ -102,6 +119,24 @@ static void *op_start(engine_loop_t *handle, size_t size, engine_cb cb, void *ct
 static void changed(distributed_loop_t *loop)
 {
     atomic_fetch_add_explicit(&loop->engine->generation, 1, memory_order_release);
+}
+
+/* An admin write: raises admin_generation to the new generation (never lowers it, whatever the
+ * order in which threads get here). */
+static void admin_changed(distributed_loop_t *loop)
+{
+    distributed_engine_t *engine = loop->engine;
+    uint_fast64_t generation = atomic_fetch_add_explicit(&engine->generation, 1, memory_order_acq_rel) + 1;
+    uint_fast64_t seen = atomic_load_explicit(&engine->admin_generation, memory_order_relaxed);
+    while (seen < generation &&
+           !atomic_compare_exchange_weak_explicit(&engine->admin_generation, &seen, generation,
+                                                  memory_order_release, memory_order_relaxed))
+        ;
+}
+
+static uint64_t admin_generation(distributed_loop_t *loop)
+{
+    return atomic_load_explicit(&loop->engine->admin_generation, memory_order_acquire);
 }
 
 static void ask_reconcile(void *data)
@@ -150,10 +185,27 @@ static int set_purchase(sale_purchase_t *purchase, const char *number, size_t nu
 
 /* ---- purchase ---- */
 
-typedef struct {
+/*
+ * Purchases are not sent one by one: those of one sku that arrive during one loop iteration are
+ * decided by one purchase script call at its end (at most PURCHASE_BATCH_MAX each), when hiredis
+ * writes anyway (redis_loop), so no purchase waits longer for it. Redis' one thread then reads
+ * the sale, the clock and writes the counters once per batch instead of once per purchase (see
+ * redis_sale.c), and a batch's reply still comes only after Redis' append-only file has it all.
+ */
+typedef struct purchase_op {
     op_t op;
     sale_purchase_t purchase;
+    struct purchase_op *next; /* in its batch */
 } purchase_op_t;
+
+struct purchase_batch {
+    distributed_loop_t *loop;
+    purchase_batch_t *next; /* among the loop's batches being gathered */
+    char sku[SALE_SKU_MAX + 1];
+    purchase_op_t *first;
+    purchase_op_t **tail;
+    size_t count;
+};
 
 static void on_purchase_ready_marker(void *data, redisReply *reply)
 {
@@ -172,11 +224,11 @@ static void on_purchase_ready_marker(void *data, redisReply *reply)
     answer(&purchase->op, &result);
 }
 
-static void on_purchase(void *data, redisReply *reply)
+/* Answers one purchase from its result in the script's reply. */
+static void on_purchase(purchase_op_t *purchase, const redisReply *reply)
 {
-    purchase_op_t *purchase = data;
     int64_t code;
-    if (reply_is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 ||
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 ||
         redis_reply_int64(reply->element[0], &code) != 0) {
         answer_status(&purchase->op, ENGINE_UNAVAILABLE);
         return;
@@ -207,28 +259,183 @@ static void on_purchase(void *data, redisReply *reply)
         break;
     case REDIS_PURCHASE_SOLD_OUT:
         result.outcome = SALE_OUTCOME_SOLD_OUT;
+        sold_out_cache_note(purchase->op.loop->sold_out, purchase->purchase.sku);
         break;
-    default:
+    default: /* REDIS_PURCHASE_NOT_DECIDED, or unknown */
         result.status = ENGINE_UNAVAILABLE;
         break;
     }
     answer(&purchase->op, &result);
 }
 
+/* The script's reply to a batch: one result per purchase, in the batch's order. */
+static void on_batch(void *data, redisReply *reply)
+{
+    purchase_batch_t *batch = data;
+    bool ok = !reply_is_error(reply) && reply->type == REDIS_REPLY_ARRAY && reply->elements == batch->count;
+    purchase_op_t *purchase = batch->first;
+    for (size_t i = 0; purchase != NULL; i++) {
+        purchase_op_t *next = purchase->next;
+        if (ok)
+            on_purchase(purchase, reply->element[i]);
+        else
+            answer_status(&purchase->op, ENGINE_UNAVAILABLE);
+        purchase = next;
+    }
+    free(batch);
+}
+
+/* Sends the batch; it belongs to its reply from then on. */
+static void send_batch(purchase_batch_t *batch)
+{
+    const char *argv[4 + PURCHASE_BATCH_MAX];
+    size_t lens[4 + PURCHASE_BATCH_MAX];
+    redis_sale_keys_t keys;
+    redis_sale_keys(&keys, batch->sku);
+    argv[0] = keys.sale;
+    lens[0] = keys.sale_len;
+    argv[1] = keys.buyers;
+    lens[1] = keys.buyers_len;
+    argv[2] = keys.orders;
+    lens[2] = keys.orders_len;
+    argv[3] = batch->sku;
+    lens[3] = strlen(batch->sku);
+    int argc = 4;
+    for (purchase_op_t *purchase = batch->first; purchase != NULL; purchase = purchase->next) {
+        argv[argc] = purchase->purchase.user_id;
+        lens[argc++] = strlen(purchase->purchase.user_id);
+    }
+    redis_client_script(batch->loop->redis, &redis_sale_purchase_script, 3, argc, argv, lens, on_batch,
+                        batch);
+}
+
+/* Sends every batch gathered so far. */
+static void flush_batches(distributed_loop_t *loop)
+{
+    h2o_timeout_unlink(&loop->batch_flush);
+    /* Detached first: an answer given while sending (Redis down) may start a new batch. */
+    purchase_batch_t *batch = loop->batches;
+    loop->batches = NULL;
+    while (batch != NULL) {
+        purchase_batch_t *next = batch->next;
+        send_batch(batch);
+        batch = next;
+    }
+}
+
+static void on_batch_flush(h2o_timeout_entry_t *entry)
+{
+    flush_batches(H2O_STRUCT_FROM_MEMBER(distributed_loop_t, batch_flush, entry));
+}
+
+/* Adds the purchase to its sku's batch of this iteration. */
+static void send_purchase(purchase_op_t *purchase)
+{
+    distributed_loop_t *loop = purchase->op.loop;
+    purchase_batch_t **link = &loop->batches;
+    while (*link != NULL && strcmp((*link)->sku, purchase->purchase.sku) != 0)
+        link = &(*link)->next;
+    purchase_batch_t *batch = *link;
+    if (batch == NULL) {
+        if ((batch = calloc(1, sizeof(*batch))) == NULL) {
+            answer_status(&purchase->op, ENGINE_UNAVAILABLE);
+            return;
+        }
+        batch->loop = loop;
+        memcpy(batch->sku, purchase->purchase.sku, sizeof(batch->sku));
+        batch->tail = &batch->first;
+        *link = batch;
+        if (!h2o_timeout_is_linked(&loop->batch_flush))
+            h2o_timeout_link(loop->loop, &loop->batch_timeout, &loop->batch_flush);
+    }
+    *batch->tail = purchase;
+    batch->tail = &purchase->next;
+    if (++batch->count == PURCHASE_BATCH_MAX) {
+        *link = batch->next;
+        send_batch(batch);
+    }
+}
+
+/*
+ * Answers from the sold-out copy of sku's sale, if there is one and the snapshot (fresh: see
+ * sold_out_cache.h) still shows that sale under sku; returns false otherwise, having dropped a copy
+ * the snapshot contradicts, and the script must decide.
+ */
+static bool answer_sold_out(distributed_loop_t *loop, const char *sku, const char *user_id,
+                            const sale_t *sales, size_t count, engine_cb cb, void *ctx)
+{
+    const sold_out_sale_t *cached = sold_out_cache_find(loop->sold_out, sku);
+    if (cached == NULL)
+        return false;
+    size_t i = 0;
+    while (i < count && strcmp(sales[i].sku, sku) != 0)
+        i++;
+    if (i == count || sales[i].sale_id != sold_out_cache_sale_id(cached)) {
+        sold_out_cache_drop(loop->sold_out, sku);
+        return false;
+    }
+    sale_purchase_t purchase;
+    engine_result_t result = {.status = ENGINE_OK};
+    result.outcome =
+        sold_out_cache_decide(cached, user_id, sale_snapshot_redis_now_ms(loop->snapshot), &purchase);
+    if (result.outcome == SALE_OUTCOME_ALREADY_PURCHASED) {
+        snprintf(purchase.sku, sizeof(purchase.sku), "%s", sku);
+        snprintf(purchase.user_id, sizeof(purchase.user_id), "%s", user_id);
+        result.purchase = &purchase;
+    }
+    atomic_fetch_add_explicit(&loop->engine->sold_out_answers, 1, memory_order_relaxed);
+    cb(ctx, &result);
+    return true;
+}
+
+static void on_snapshot_for_purchase(void *data, bool ok, const sale_t *sales, size_t count)
+{
+    purchase_op_t *purchase = data;
+    if (!ok) {
+        answer_status(&purchase->op, ENGINE_UNAVAILABLE);
+        return;
+    }
+    if (answer_sold_out(purchase->op.loop, purchase->purchase.sku, purchase->purchase.user_id, sales, count,
+                        purchase->op.cb, purchase->op.ctx)) {
+        free(purchase);
+        return;
+    }
+    send_purchase(purchase);
+}
+
+/* The operation of a purchase or a lookup; NULL after answering ENGINE_UNAVAILABLE. */
+static purchase_op_t *purchase_start(engine_loop_t *handle, const char *sku, const char *user_id,
+                                     engine_cb cb, void *ctx)
+{
+    purchase_op_t *purchase = op_start(handle, sizeof(*purchase), cb, ctx);
+    if (purchase != NULL) {
+        snprintf(purchase->purchase.sku, sizeof(purchase->purchase.sku), "%s", sku);
+        snprintf(purchase->purchase.user_id, sizeof(purchase->purchase.user_id), "%s", user_id);
+    }
+    return purchase;
+}
+
 static void distributed_purchase(engine_loop_t *handle, const char *sku, const char *user_id, engine_cb cb,
                                  void *ctx)
 {
-    purchase_op_t *purchase = op_start(handle, sizeof(*purchase), cb, ctx);
-    if (purchase == NULL)
-        return;
-    snprintf(purchase->purchase.sku, sizeof(purchase->purchase.sku), "%s", sku);
-    snprintf(purchase->purchase.user_id, sizeof(purchase->purchase.user_id), "%s", user_id);
-    redis_sale_keys_t keys;
-    redis_sale_keys(&keys, sku);
-    const char *argv[] = {keys.sale, keys.buyers, keys.orders, sku, user_id};
-    const size_t lens[] = {keys.sale_len, keys.buyers_len, keys.orders_len, strlen(sku), strlen(user_id)};
-    redis_client_script(purchase->op.loop->redis, &redis_sale_purchase_script, 3, 5, argv, lens, on_purchase,
-                        purchase);
+    distributed_loop_t *loop = (distributed_loop_t *)handle;
+    purchase_op_t *purchase;
+    if (sold_out_cache_find(loop->sold_out, sku) != NULL) {
+        const sale_t *sales;
+        size_t count;
+        if (!sale_snapshot_fresh_since(loop->snapshot, admin_generation(loop), &sales, &count)) {
+            /* Too old to vouch for the copy: answer after a refresh. */
+            if ((purchase = purchase_start(handle, sku, user_id, cb, ctx)) != NULL)
+                sale_snapshot_read_since(loop->snapshot, admin_generation(loop), on_snapshot_for_purchase,
+                                         purchase);
+            return;
+        }
+        /* The hot path of a storm after the sell-out: no allocation, no Redis. */
+        if (answer_sold_out(loop, sku, user_id, sales, count, cb, ctx))
+            return;
+    }
+    if ((purchase = purchase_start(handle, sku, user_id, cb, ctx)) != NULL)
+        send_purchase(purchase);
 }
 
 /* ---- get_purchase ---- */
@@ -257,11 +464,9 @@ static void on_buyer(void *data, redisReply *reply)
 static void distributed_get_purchase(engine_loop_t *handle, const char *sku, const char *user_id,
                                      engine_cb cb, void *ctx)
 {
-    purchase_op_t *purchase = op_start(handle, sizeof(*purchase), cb, ctx);
+    purchase_op_t *purchase = purchase_start(handle, sku, user_id, cb, ctx);
     if (purchase == NULL)
         return;
-    snprintf(purchase->purchase.sku, sizeof(purchase->purchase.sku), "%s", sku);
-    snprintf(purchase->purchase.user_id, sizeof(purchase->purchase.user_id), "%s", user_id);
     redis_sale_keys_t keys;
     redis_sale_keys(&keys, sku);
     const char *argv[] = {"HGET", keys.buyers, user_id};
@@ -355,7 +560,7 @@ static void on_create_added(void *data, redisReply *reply)
         answer_status(&create->op, ENGINE_UNAVAILABLE);
         return;
     }
-    changed(create->op.loop);
+    admin_changed(create->op.loop);
     engine_result_t result = {.status = ENGINE_OK, .sale = &create->sale};
     answer(&create->op, &result);
 }
@@ -469,7 +674,7 @@ static void on_update_applied(void *data, redisReply *reply)
         return;
     }
     if (code == REDIS_UPDATE_OK) {
-        changed(update->op.loop);
+        admin_changed(update->op.loop);
         engine_result_t result = {.status = ENGINE_OK, .sale = &update->updated};
         answer(&update->op, &result);
         return;
@@ -583,7 +788,7 @@ static void on_delete_rechecked(void *data, redisReply *reply)
         const char *sadd[] = {"SADD", OUTBOX_SALES_SET, delete->sku};
         redis_client_command(delete->op.loop->redis, 3, sadd, NULL, ignore_reply, NULL);
     }
-    changed(delete->op.loop);
+    admin_changed(delete->op.loop);
     answer_status(&delete->op, ENGINE_OK);
 }
 
@@ -905,6 +1110,9 @@ static void distributed_metrics(engine_loop_t *handle, engine_cb cb, void *ctx)
          atomic_load_explicit(&engine->pg_stats.errors, memory_order_relaxed)},
         {"flashsale_reconcile_passes_total", "Reconciliations of Redis with PostgreSQL since the start.",
          reconciler_passes(engine->reconciler)},
+        {"flashsale_sold_out_cache_answers_total",
+         "Purchases of sold-out sales answered from the loop's copy of their buyers, without Redis.",
+         atomic_load_explicit(&engine->sold_out_answers, memory_order_relaxed)},
     };
     worker_lag_t lag;
     int64_t sample_age_ms;
@@ -954,19 +1162,28 @@ static engine_loop_t *distributed_attach(engine_t *handle, h2o_loop_t *h2o_loop)
     loop->super.engine = handle;
     loop->engine = engine;
     loop->loop = h2o_loop;
+    /* Before the client's own 0 ms timeout, so that a batch sent at the end of an iteration is
+     * written by hiredis in the same iteration. */
+    h2o_timeout_init(h2o_loop, &loop->batch_timeout, 0);
+    loop->batch_flush.cb = on_batch_flush;
     loop->redis =
         redis_client_create(h2o_loop, &engine->redis_address, REDIS_TIMEOUT_MS, &engine->redis_stats);
     loop->pg = pg_async_create(h2o_loop, engine->postgres_url, POSTGRES_TIMEOUT_MS, &engine->pg_stats);
-    if (loop->redis != NULL)
+    if (loop->redis != NULL) {
         loop->snapshot =
             sale_snapshot_create(h2o_loop, loop->redis, &engine->generation, ask_reconcile, loop);
-    if (loop->redis == NULL || loop->pg == NULL || loop->snapshot == NULL) {
+        loop->sold_out = sold_out_cache_create(h2o_loop, loop->redis);
+    }
+    if (loop->redis == NULL || loop->pg == NULL || loop->snapshot == NULL || loop->sold_out == NULL) {
         if (loop->redis != NULL)
             redis_client_destroy(loop->redis);
         if (loop->pg != NULL)
             pg_async_destroy(loop->pg);
         if (loop->snapshot != NULL)
             sale_snapshot_destroy(loop->snapshot);
+        if (loop->sold_out != NULL)
+            sold_out_cache_destroy(loop->sold_out);
+        h2o_timeout_dispose(h2o_loop, &loop->batch_timeout);
         free(loop);
         return NULL;
     }
@@ -976,10 +1193,16 @@ static engine_loop_t *distributed_attach(engine_t *handle, h2o_loop_t *h2o_loop)
 static void distributed_detach(engine_loop_t *handle)
 {
     distributed_loop_t *loop = (distributed_loop_t *)handle;
+    /* Batches not yet sent are sent, to be answered "no answer" by the client's destruction. */
+    flush_batches(loop);
     /* Callbacks run with "no answer" here never touch the other store, so the order is free. */
     redis_client_destroy(loop->redis);
     pg_async_destroy(loop->pg);
     sale_snapshot_destroy(loop->snapshot);
+    sold_out_cache_destroy(loop->sold_out);
+    /* "No answer" starts nothing new, so no batch was gathered meanwhile. */
+    assert(loop->batches == NULL && !h2o_timeout_is_linked(&loop->batch_flush));
+    h2o_timeout_dispose(loop->loop, &loop->batch_timeout);
     free(loop);
 }
 

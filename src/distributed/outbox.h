@@ -23,7 +23,8 @@
  *                           or on a new node, which makes the server reconcile
  *   flashsale:{SKU}:staging:<unique>  hash of buyers read from PostgreSQL while rebuilding a sale
  *   flashsale:orders:dead   stream of orders that failed FLASHSALE_MAX_DELIVERIES times
- *   flashsale:stock         pub/sub channel: "<sku> <stock>" after every successful purchase
+ *   flashsale:stock         pub/sub channel: "<sku> <stock>" after every purchase script call
+ *                           that sold (one call decides a batch of purchases of one sale)
  */
 #ifndef FLASHSALE_OUTBOX_H
 #define FLASHSALE_OUTBOX_H

@@ -21,7 +21,7 @@ struct redis_client {
     /* NULL while disconnected; commands are buffered by hiredis while it connects. */
     redisAsyncContext *context;
     bool connected;
-    bool ever_connected;
+    uint64_t connection_count; /* established so far */
     /* So that a Redis that stays down is logged once, not at every retry. */
     bool down_reported;
     h2o_timeout_t flush_timeout;   /* 0 ms: see redis_loop */
@@ -169,12 +169,12 @@ static void on_connect(const redisAsyncContext *context, int status)
         return;
     }
     client->connected = true;
+    client->connection_count++;
     client->retry_delay_ms = RETRY_FIRST_DELAY_MS;
-    if (client->ever_connected)
+    if (client->connection_count > 1)
         atomic_fetch_add_explicit(&client->stats->reconnects, 1, memory_order_relaxed);
     if (client->down_reported)
         fprintf(stderr, "redis %s:%d: connected\n", client->address.host, client->address.port);
-    client->ever_connected = true;
     client->down_reported = false;
 }
 
@@ -380,4 +380,9 @@ void redis_client_destroy(redis_client_t *client)
 bool redis_client_is_connected(const redis_client_t *client)
 {
     return client->connected;
+}
+
+uint64_t redis_client_connection_count(const redis_client_t *client)
+{
+    return client->connection_count;
 }

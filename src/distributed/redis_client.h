@@ -62,6 +62,11 @@ redis_client_t *redis_client_create(h2o_loop_t *loop, const redis_address_t *add
 /* On the loop's thread; every pending callback runs (with NULL) before it returns. */
 void redis_client_destroy(redis_client_t *client);
 bool redis_client_is_connected(const redis_client_t *client);
+/*
+ * Counts the connections established so far (0 before the first): a change means the client may
+ * now be talking to another Redis (a restart, a failover), so what was read before may be stale.
+ */
+uint64_t redis_client_connection_count(const redis_client_t *client);
 
 /*
  * Sends one command. cb runs exactly once: later from the loop, or before this returns when the

@@ -43,9 +43,10 @@ int redis_sale_decode(redisReply *const *fields, sale_t *sale);
 
 /*
  * The scripts; their SHAs are set by redis_sale_load_scripts. Keys and arguments:
- *   purchase  KEYS sale, buyers, orders; ARGV sku, user_id
- *             -> {code} or {code, purchase_no, purchased_ms}; code: 0 success, 1 no sale,
- *                2 already purchased (the original purchase), 3 not active, 4 sold out
+ *   purchase  KEYS sale, buyers, orders; ARGV sku, then one user_id per purchase, decided in
+ *             that order -> one result per user_id: {code} or {code, purchase_no, purchased_ms};
+ *             code: 0 success, 1 no sale, 2 already purchased (the original purchase), 3 not
+ *             active, 4 sold out, 5 not decided (an earlier write failed; nothing was written)
  *   create    KEYS sale, buyers, orders; ARGV sale_id, product_name, initial_stock, start_ms, end_ms,
  *             created_ms -> 1 created, 0 already there (the same sale_id)
  *   read      KEYS sale -> {now_ms, fields...} or {now_ms} when there is no sale
@@ -59,6 +60,9 @@ int redis_sale_decode(redisReply *const *fields, sale_t *sale);
  *             (user_id -> "<purchase_no>|<purchased_ms>", as in buyers)
  *   rebuild   KEYS sale, buyers, orders, staging; ARGV sale_id, product_name, initial_stock,
  *             start_ms, end_ms, created_ms, max_persisted_sequence -> 1 rebuilt, 0 present
+ *   sold_out  KEYS sale, buyers; ARGV max_buyers -> nil unless the sale exists, its stock is 0 and
+ *             it has at most max_buyers buyers; else {sale_id, start_ms, end_ms, {user_id,
+ *             "<purchase_no>|<purchased_ms>", ...}} (the buyers hash, whole)
  */
 extern redis_script_t redis_sale_purchase_script;
 extern redis_script_t redis_sale_create_script;
@@ -68,6 +72,7 @@ extern redis_script_t redis_sale_delete_script;
 extern redis_script_t redis_sale_page_script;
 extern redis_script_t redis_sale_snapshot_script;
 extern redis_script_t redis_sale_rebuild_script;
+extern redis_script_t redis_sale_sold_out_script;
 
 enum {
     REDIS_PURCHASE_SUCCESS = 0,
@@ -75,6 +80,7 @@ enum {
     REDIS_PURCHASE_ALREADY = 2,
     REDIS_PURCHASE_NOT_ACTIVE = 3,
     REDIS_PURCHASE_SOLD_OUT = 4,
+    REDIS_PURCHASE_NOT_DECIDED = 5,
 };
 enum {
     REDIS_UPDATE_OK = 0,

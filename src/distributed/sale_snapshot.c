@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "distributed/outbox.h"
 #include "distributed/redis_sale.h"
 
@@ -27,6 +28,8 @@ struct refresh {
     sale_snapshot_t *snapshot;
     uint64_t started_at;
     uint64_t generation;
+    int64_t sent_ms;         /* local clock when TIME was sent */
+    int64_t redis_offset_ms; /* Redis' clock minus the local one */
     bool ready;
     bool failed;
     size_t pending; /* HMGET replies still expected */
@@ -46,6 +49,7 @@ struct sale_snapshot {
     bool valid;
     uint64_t taken_at;
     uint64_t taken_generation;
+    int64_t redis_offset_ms;
     waiter_t *waiters;
     waiter_t **waiters_tail;
     refresh_t *refresh; /* in flight, or NULL */
@@ -76,6 +80,7 @@ static bool install(sale_snapshot_t *snapshot, refresh_t *refresh)
     snapshot->valid = true;
     snapshot->taken_at = refresh->started_at;
     snapshot->taken_generation = refresh->generation;
+    snapshot->redis_offset_ms = refresh->redis_offset_ms;
     return true;
 }
 
@@ -169,6 +174,21 @@ static void on_members(void *ctx, redisReply *reply)
     finish_one(refresh);
 }
 
+/* TIME answers seconds and microseconds; the reply is taken to mean the middle of the round trip. */
+static void on_time(void *ctx, redisReply *reply)
+{
+    refresh_t *refresh = ctx;
+    int64_t seconds, microseconds;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        redis_reply_int64(reply->element[0], &seconds) != 0 ||
+        redis_reply_int64(reply->element[1], &microseconds) != 0) {
+        refresh->failed = true;
+        return;
+    }
+    int64_t local_ms = refresh->sent_ms + (clock_now_ms() - refresh->sent_ms) / 2;
+    refresh->redis_offset_ms = seconds * 1000 + microseconds / 1000 - local_ms;
+}
+
 static void on_ready_marker(void *ctx, redisReply *reply)
 {
     refresh_t *refresh = ctx;
@@ -189,9 +209,13 @@ static void start_refresh(sale_snapshot_t *snapshot)
     refresh->started_at = h2o_now(snapshot->loop);
     refresh->generation = atomic_load_explicit(snapshot->generation, memory_order_acquire);
     snapshot->refresh = refresh;
-    /* One connection answers in order: the marker's reply arrives before the members'. */
+    /* One connection answers in order: the clock's and the marker's replies arrive before the
+     * members'. */
+    const char *time[] = {"TIME"};
     const char *exists[] = {"EXISTS", OUTBOX_READY_KEY};
     const char *members[] = {"SMEMBERS", OUTBOX_SALES_SET};
+    refresh->sent_ms = clock_now_ms();
+    redis_client_command(snapshot->redis, 1, time, NULL, on_time, refresh);
     redis_client_command(snapshot->redis, 2, exists, NULL, on_ready_marker, refresh);
     redis_client_command(snapshot->redis, 2, members, NULL, on_members, refresh);
 }
@@ -225,9 +249,20 @@ static bool is_fresh(const sale_snapshot_t *snapshot, uint64_t generation)
            snapshot->taken_generation >= generation;
 }
 
+static uint64_t current_generation(const sale_snapshot_t *snapshot)
+{
+    return atomic_load_explicit(snapshot->generation, memory_order_acquire);
+}
+
 bool sale_snapshot_fresh(sale_snapshot_t *snapshot, const sale_t **sales, size_t *count)
 {
-    if (!is_fresh(snapshot, atomic_load_explicit(snapshot->generation, memory_order_acquire)))
+    return sale_snapshot_fresh_since(snapshot, current_generation(snapshot), sales, count);
+}
+
+bool sale_snapshot_fresh_since(sale_snapshot_t *snapshot, uint64_t generation, const sale_t **sales,
+                               size_t *count)
+{
+    if (!is_fresh(snapshot, generation))
         return false;
     *sales = snapshot->sales;
     *count = snapshot->count;
@@ -236,7 +271,11 @@ bool sale_snapshot_fresh(sale_snapshot_t *snapshot, const sale_t **sales, size_t
 
 void sale_snapshot_read(sale_snapshot_t *snapshot, sale_snapshot_cb cb, void *ctx)
 {
-    uint64_t generation = atomic_load_explicit(snapshot->generation, memory_order_acquire);
+    sale_snapshot_read_since(snapshot, current_generation(snapshot), cb, ctx);
+}
+
+void sale_snapshot_read_since(sale_snapshot_t *snapshot, uint64_t generation, sale_snapshot_cb cb, void *ctx)
+{
     if (is_fresh(snapshot, generation)) {
         cb(ctx, true, snapshot->sales, snapshot->count);
         return;
@@ -251,4 +290,10 @@ void sale_snapshot_read(sale_snapshot_t *snapshot, sale_snapshot_cb cb, void *ct
     snapshot->waiters_tail = &waiter->next;
     if (snapshot->refresh == NULL)
         start_refresh(snapshot);
+}
+
+int64_t sale_snapshot_redis_now_ms(const sale_snapshot_t *snapshot)
+{
+    assert(snapshot->valid);
+    return clock_now_ms() + snapshot->redis_offset_ms;
 }

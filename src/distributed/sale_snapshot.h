@@ -7,6 +7,9 @@
  * Each change this server instance makes (a purchase, an admin write) bumps a generation shared
  * by its threads, and a copy taken before the current generation is stale at once: a client
  * reads its own writes, through any thread. Other instances' changes show within the age bound.
+ *
+ * Each refresh also reads Redis' clock (TIME), so that a loop can tell Redis' time without asking
+ * it: the offset to the local clock is measured at every refresh, to within half a round trip.
  */
 #ifndef FLASHSALE_SALE_SNAPSHOT_H
 #define FLASHSALE_SALE_SNAPSHOT_H
@@ -39,5 +42,16 @@ bool sale_snapshot_fresh(sale_snapshot_t *snapshot, const sale_t **sales, size_t
 
 /* cb runs once: before this returns when the copy is fresh, else when a refresh completes. */
 void sale_snapshot_read(sale_snapshot_t *snapshot, sale_snapshot_cb cb, void *ctx);
+
+/*
+ * The same two for a reader that needs only the changes up to `generation` (a value the shared
+ * generation had), not the latest: e.g. the admin writes, while purchases keep bumping it.
+ */
+bool sale_snapshot_fresh_since(sale_snapshot_t *snapshot, uint64_t generation, const sale_t **sales,
+                               size_t *count);
+void sale_snapshot_read_since(sale_snapshot_t *snapshot, uint64_t generation, sale_snapshot_cb cb, void *ctx);
+
+/* Redis' clock now, in milliseconds, from the offset measured with the copy; only while it is fresh. */
+int64_t sale_snapshot_redis_now_ms(const sale_snapshot_t *snapshot);
 
 #endif

@@ -6,10 +6,11 @@
  * caller only has to retry with a backoff. The consumer name stays the same across reconnects,
  * so entries delivered before a reconnect are still this worker's to acknowledge after it.
  *
- * Acknowledging also deletes: XACK and XDEL of the same entries in one MULTI, after PostgreSQL
- * committed them. A stream therefore holds exactly the orders not yet known to be in PostgreSQL,
- * its length is the persistence lag, and whoever rebuilds state from "PostgreSQL plus the
- * streams" must read the streams first: an entry deleted in between was committed before.
+ * Acknowledging also deletes, in one atomic script after PostgreSQL committed the entries: XACK,
+ * then XTRIM of the acknowledged prefix of the stream and XDEL of the rest (see
+ * acknowledge_script). A stream therefore holds exactly the orders not yet known to be in
+ * PostgreSQL, its length is the persistence lag, and whoever rebuilds state from "PostgreSQL plus
+ * the streams" must read the streams first: an entry deleted in between was committed before.
  */
 #ifndef FLASHSALE_WORKER_STREAMS_H
 #define FLASHSALE_WORKER_STREAMS_H

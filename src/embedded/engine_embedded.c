@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buyer_index.h"
 #include "core/clock.h"
 #include "embedded/audit.h"
-#include "embedded/buyer_index.h"
 #include "embedded/ledger.h"
 
 typedef struct {

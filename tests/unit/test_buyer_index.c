@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "embedded/buyer_index.h"
+#include "core/buyer_index.h"
 
 #define MANY_USERS 50000
 

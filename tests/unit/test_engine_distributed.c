@@ -1,11 +1,13 @@
 /*
  * The distributed engine on an h2o evloop against a real redis-server and PostgreSQL
- * (scripts/services.sh): the purchase rules and a storm decided by the Redis script, the admin
- * operations through PostgreSQL then Redis, the purchase listing merged from PostgreSQL and the
- * stream, the snapshot that keeps status reads off Redis, answers within a bound while Redis is
- * down or hung and recovery without a restart, purchases while PostgreSQL is down, and the
- * reconciliation after FLUSHALL or a lost sale hash, and the persistence lag in /metrics and
- * /health. Each test gets a fresh database and an empty Redis.
+ * (scripts/services.sh): the purchase rules and a storm decided by the Redis script (one call per
+ * sale for the purchases of one loop iteration), the admin operations through PostgreSQL then
+ * Redis, the purchase listing merged from PostgreSQL and the stream, the snapshot that keeps
+ * status reads off Redis, answers within a bound while Redis is down or hung and recovery without
+ * a restart, purchases while PostgreSQL is down, the reconciliation after FLUSHALL or a lost sale
+ * hash, the persistence lag in /metrics and /health, and the sold-out cache (the script's answers
+ * without Redis, dropped when the sale changes or the connection does). Each test gets a fresh
+ * database and an empty Redis.
  */
 #include <hiredis/hiredis.h>
 #include <setjmp.h>
@@ -26,6 +28,7 @@
 #include "distributed/reconcile.h"
 #include "distributed/redis_client.h"
 #include "distributed/redis_sale.h"
+#include "distributed/sale_snapshot.h"
 #include "services.h"
 
 #define WAIT_LIMIT_MS 20000
@@ -454,14 +457,83 @@ static void test_listing_merges_postgres_and_stream(void **state)
     assert_int_equal(list_purchases(fixture, "NOPE", NULL, 2).status, ENGINE_NOT_FOUND);
 }
 
-static long long redis_commands_sent(fixture_t *fixture)
+/* The value of a counter of the engine's /metrics lines. */
+static long long counter(fixture_t *fixture, const char *name)
 {
     answer_t answer = {0};
     ops(fixture)->metrics(fixture->handle, on_answer, &answer);
     run_until(fixture, &answer.done);
-    const char *line = strstr(answer.text, "\nflashsale_redis_commands_total ");
-    assert_non_null(line);
-    return strtoll(line + strlen("\nflashsale_redis_commands_total "), NULL, 10);
+    char line[128];
+    snprintf(line, sizeof(line), "\n%s ", name);
+    const char *found = strstr(answer.text, line);
+    assert_non_null(found);
+    return strtoll(found + strlen(line), NULL, 10);
+}
+
+static long long redis_commands_sent(fixture_t *fixture)
+{
+    return counter(fixture, "flashsale_redis_commands_total");
+}
+
+/* Issues every purchase before the loop runs (one iteration gathers them all), then awaits each. */
+static void purchase_together(fixture_t *fixture, size_t count, const char *const *skus,
+                              const char *const *users, answer_t *answers)
+{
+    for (size_t i = 0; i < count; i++) {
+        answers[i] = (answer_t){0};
+        ops(fixture)->purchase(fixture->handle, skus[i], users[i], on_answer, &answers[i]);
+    }
+    for (size_t i = 0; i < count; i++)
+        run_until(fixture, &answers[i].done);
+}
+
+static void test_purchases_of_one_iteration_share_a_script_call(void **state)
+{
+    fixture_t *fixture = *state;
+    create_live_sale(fixture, "BATCH", 10);
+    create_live_sale(fixture, "BATCH-B", 10);
+    const char *skus[] = {"BATCH", "BATCH", "BATCH-B", "BATCH"};
+    const char *users[] = {"alice", "bob", "carol", "alice"};
+    answer_t answers[4];
+    long long sent = redis_commands_sent(fixture);
+    purchase_together(fixture, 4, skus, users, answers);
+    /* One script call per sku, each purchase decided in its order of arrival. */
+    assert_int_equal(redis_commands_sent(fixture) - sent, 2);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(answers[i].status, ENGINE_OK);
+        assert_int_equal(answers[i].outcome, SALE_OUTCOME_SUCCESS);
+    }
+    assert_string_equal(answers[0].purchase.user_id, "alice");
+    assert_string_equal(answers[1].purchase.user_id, "bob");
+    assert_string_equal(answers[2].purchase.sku, "BATCH-B");
+    assert_int_equal(answers[3].outcome, SALE_OUTCOME_ALREADY_PURCHASED);
+    assert_string_equal(answers[3].purchase.purchase_no, answers[0].purchase.purchase_no);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{BATCH}:sale stock"), 8);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{BATCH}:sale next_sequence"), 3);
+    assert_int_equal(redis_int(fixture, "XLEN flashsale:{BATCH}:orders"), 2);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{BATCH-B}:sale stock"), 9);
+}
+
+static void test_failed_write_leaves_the_rest_of_a_batch_undecided(void **state)
+{
+    fixture_t *fixture = *state;
+    create_live_sale(fixture, "JAM", 10);
+    answer_t first = purchase(fixture, "JAM", "alice");
+    assert_int_equal(first.outcome, SALE_OUTCOME_SUCCESS);
+    /* The stream's top ahead of the sale's next sequence: the next XADD fails. */
+    freeReplyObject(redis_do(fixture, "XADD flashsale:{JAM}:orders 100-0 junk 1"));
+    const char *skus[] = {"JAM", "JAM", "JAM"};
+    const char *users[] = {"alice", "bob", "carol"};
+    answer_t answers[3];
+    purchase_together(fixture, 3, skus, users, answers);
+    /* Decided before the failure: answered; from it on: unavailable, and nothing written. */
+    assert_int_equal(answers[0].outcome, SALE_OUTCOME_ALREADY_PURCHASED);
+    assert_string_equal(answers[0].purchase.purchase_no, first.purchase.purchase_no);
+    assert_int_equal(answers[1].status, ENGINE_UNAVAILABLE);
+    assert_int_equal(answers[2].status, ENGINE_UNAVAILABLE);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{JAM}:sale stock"), 9);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{JAM}:sale next_sequence"), 2);
+    assert_int_equal(redis_int(fixture, "HLEN flashsale:{JAM}:buyers"), 1);
 }
 
 static void test_status_reads_come_from_the_snapshot(void **state)
@@ -480,8 +552,210 @@ static void test_status_reads_come_from_the_snapshot(void **state)
     for (int i = 0; i < 1000; i++)
         assert_int_equal(get_sale(fixture, "SNAP-A").status, ENGINE_OK);
     assert_int_equal(get_sale(fixture, "SNAP-C").status, ENGINE_NOT_FOUND);
-    /* At most one refresh: the ready marker, the sku set and one HMGET per sale. */
-    assert_true(redis_commands_sent(fixture) - before <= 4);
+    /* At most one refresh: Redis' clock, the ready marker, the sku set and one HMGET per sale. */
+    assert_true(redis_commands_sent(fixture) - before <= 5);
+}
+
+static long long cached_answers(fixture_t *fixture)
+{
+    return counter(fixture, "flashsale_sold_out_cache_answers_total");
+}
+
+/* Runs the loop for ms milliseconds. */
+static void run_for(fixture_t *fixture, int64_t ms)
+{
+    int64_t until = clock_monotonic_ms() + ms;
+    while (clock_monotonic_ms() < until)
+        assert_int_equal(h2o_evloop_run(fixture->loop, 10), 0);
+}
+
+/* Purchases by user_id until one is answered from the sold-out copy of the sale; returns it. */
+static answer_t purchase_until_cached(fixture_t *fixture, const char *sku, const char *user_id)
+{
+    int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
+    for (;;) {
+        long long before = cached_answers(fixture);
+        answer_t answer = purchase(fixture, sku, user_id);
+        if (cached_answers(fixture) > before)
+            return answer;
+        assert_true(clock_monotonic_ms() < deadline);
+        run_for(fixture, 10);
+    }
+}
+
+/* What the purchase script itself answers user_id, run directly (for a sold-out sale it writes nothing). */
+static answer_t script_answer(fixture_t *fixture, const char *sku, const char *user_id)
+{
+    redis_sale_keys_t keys;
+    redis_sale_keys(&keys, sku);
+    redisReply *reply = redis_do(fixture, "EVALSHA %s 3 %s %s %s %s %s", redis_sale_purchase_script.sha,
+                                 keys.sale, keys.buyers, keys.orders, sku, user_id);
+    assert_int_equal(reply->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(reply->elements, 1);
+    const redisReply *result = reply->element[0];
+    answer_t answer = {.done = true, .status = ENGINE_OK};
+    switch (result->element[0]->integer) {
+    case REDIS_PURCHASE_ALREADY:
+        answer.outcome = SALE_OUTCOME_ALREADY_PURCHASED;
+        answer.has_purchase = true;
+        snprintf(answer.purchase.purchase_no, sizeof(answer.purchase.purchase_no), "%s",
+                 result->element[1]->str);
+        answer.purchase.purchased_ms = strtoll(result->element[2]->str, NULL, 10);
+        snprintf(answer.purchase.sku, sizeof(answer.purchase.sku), "%s", sku);
+        snprintf(answer.purchase.user_id, sizeof(answer.purchase.user_id), "%s", user_id);
+        break;
+    case REDIS_PURCHASE_NOT_ACTIVE:
+        answer.outcome = SALE_OUTCOME_NOT_ACTIVE;
+        break;
+    case REDIS_PURCHASE_SOLD_OUT:
+        answer.outcome = SALE_OUTCOME_SOLD_OUT;
+        break;
+    default:
+        fail_msg("the script answered %lld for a sold-out sale", result->element[0]->integer);
+    }
+    freeReplyObject(reply);
+    return answer;
+}
+
+static void assert_same_answer(const answer_t *cached, const answer_t *script)
+{
+    assert_int_equal(cached->status, ENGINE_OK);
+    assert_int_equal(cached->outcome, script->outcome);
+    assert_int_equal(cached->has_purchase, script->has_purchase);
+    if (script->has_purchase) {
+        assert_string_equal(cached->purchase.purchase_no, script->purchase.purchase_no);
+        assert_int_equal(cached->purchase.purchased_ms, script->purchase.purchased_ms);
+        assert_string_equal(cached->purchase.sku, script->purchase.sku);
+        assert_string_equal(cached->purchase.user_id, script->purchase.user_id);
+    }
+}
+
+static void test_sold_out_sale_is_answered_without_redis(void **state)
+{
+    fixture_t *fixture = *state;
+    create_live_sale(fixture, "GONE", 3);
+    create_live_sale(fixture, "OTHER", 3);
+    const char *users[] = {"alice", "bob", "carol", "dave", "erin", "frank"};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(purchase(fixture, "GONE", users[i]).outcome, SALE_OUTCOME_SUCCESS);
+    /* The script's SOLD_OUT makes the loop copy the buyers; until then the script answers. */
+    assert_int_equal(purchase(fixture, "GONE", "dave").outcome, SALE_OUTCOME_SOLD_OUT);
+    assert_int_equal(purchase_until_cached(fixture, "GONE", "dave").outcome, SALE_OUTCOME_SOLD_OUT);
+
+    /* Buyers and others get exactly the script's answers. */
+    for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+        answer_t script = script_answer(fixture, "GONE", users[i]);
+        answer_t cached = purchase(fixture, "GONE", users[i]);
+        assert_same_answer(&cached, &script);
+    }
+    /* Without a Redis command, but for the snapshot refreshes that vouch for the copy (one per
+     * SALE_SNAPSHOT_MAX_AGE_MS: Redis' clock, the marker, the sku set, an HMGET per sale). */
+    enum { ATTEMPTS = 1000, REFRESH_COMMANDS = 5 };
+    long long answered = cached_answers(fixture), sent = redis_commands_sent(fixture);
+    int64_t started = clock_monotonic_ms();
+    for (int i = 0; i < ATTEMPTS; i++) {
+        char user[32];
+        snprintf(user, sizeof(user), "user-%d", i);
+        const char *user_id = i % 2 == 0 ? users[i % 6] : user;
+        answer_t answer = purchase(fixture, "GONE", user_id);
+        assert_int_equal(answer.outcome,
+                         i % 2 == 0 && i % 6 < 3 ? SALE_OUTCOME_ALREADY_PURCHASED : SALE_OUTCOME_SOLD_OUT);
+    }
+    int64_t refreshes = (clock_monotonic_ms() - started) / SALE_SNAPSHOT_MAX_AGE_MS + 1;
+    assert_true(redis_commands_sent(fixture) - sent <= refreshes * REFRESH_COMMANDS);
+    assert_int_equal(cached_answers(fixture) - answered, ATTEMPTS);
+
+    /* Other sales still go to the script. */
+    assert_int_equal(purchase(fixture, "OTHER", "alice").outcome, SALE_OUTCOME_SUCCESS);
+    assert_int_equal(cached_answers(fixture) - answered, ATTEMPTS);
+}
+
+static void test_sold_out_copy_tells_the_end_of_the_window(void **state)
+{
+    fixture_t *fixture = *state;
+    int64_t now = clock_now_ms();
+    assert_int_equal(create_sale(fixture, "ENDS", 1, now - HOUR_MS, now + 1000).status, ENGINE_OK);
+    assert_int_equal(purchase(fixture, "ENDS", "alice").outcome, SALE_OUTCOME_SUCCESS);
+    assert_int_equal(purchase(fixture, "ENDS", "bob").outcome, SALE_OUTCOME_SOLD_OUT);
+    assert_int_equal(purchase_until_cached(fixture, "ENDS", "bob").outcome, SALE_OUTCOME_SOLD_OUT);
+
+    /* Until Redis' clock is past the end, with a margin for the copy's estimate of it. */
+    int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
+    for (;;) {
+        redisReply *time = redis_do(fixture, "TIME");
+        int64_t redis_ms =
+            strtoll(time->element[0]->str, NULL, 10) * 1000 + strtoll(time->element[1]->str, NULL, 10) / 1000;
+        freeReplyObject(time);
+        if (redis_ms >= now + 1000 + 50)
+            break;
+        assert_true(clock_monotonic_ms() < deadline);
+        run_for(fixture, 10);
+    }
+    long long answered = cached_answers(fixture);
+    const char *users[] = {"alice", "bob"};
+    for (int i = 0; i < 2; i++) {
+        answer_t script = script_answer(fixture, "ENDS", users[i]);
+        answer_t cached = purchase(fixture, "ENDS", users[i]);
+        assert_same_answer(&cached, &script);
+    }
+    assert_int_equal(script_answer(fixture, "ENDS", "bob").outcome, SALE_OUTCOME_NOT_ACTIVE);
+    assert_int_equal(cached_answers(fixture) - answered, 2);
+}
+
+static void test_sold_out_copy_follows_delete_and_create(void **state)
+{
+    fixture_t *fixture = *state;
+    create_live_sale(fixture, "AGAIN", 1);
+    assert_int_equal(purchase(fixture, "AGAIN", "alice").outcome, SALE_OUTCOME_SUCCESS);
+    assert_int_equal(purchase(fixture, "AGAIN", "bob").outcome, SALE_OUTCOME_SOLD_OUT);
+    assert_int_equal(purchase_until_cached(fixture, "AGAIN", "bob").outcome, SALE_OUTCOME_SOLD_OUT);
+
+    /* Through this instance: its next purchase already sees the new sale. */
+    assert_int_equal(delete_sale(fixture, "AGAIN").status, ENGINE_OK);
+    create_live_sale(fixture, "AGAIN", 2);
+    assert_int_equal(purchase(fixture, "AGAIN", "bob").outcome, SALE_OUTCOME_SUCCESS);
+    assert_int_equal(purchase(fixture, "AGAIN", "carol").outcome, SALE_OUTCOME_SUCCESS);
+    assert_int_equal(purchase_until_cached(fixture, "AGAIN", "dave").outcome, SALE_OUTCOME_SOLD_OUT);
+
+    /* Through another instance: seen within the snapshot's age bound. */
+    fixture_t other = {0};
+    snprintf(other.postgres_url, sizeof(other.postgres_url), "%s", fixture->postgres_url);
+    open_engine(&other);
+    assert_int_equal(delete_sale(&other, "AGAIN").status, ENGINE_OK);
+    answer_t created = create_live_sale(&other, "AGAIN", 5);
+    close_engine(&other);
+    run_for(fixture, SALE_SNAPSHOT_MAX_AGE_MS + 1);
+    answer_t bought = purchase(fixture, "AGAIN", "dave");
+    assert_int_equal(bought.outcome, SALE_OUTCOME_SUCCESS);
+    char expected[SALE_PURCHASE_NO_MAX];
+    snprintf(expected, sizeof(expected), "FS%" PRIu64 "-1", created.sale.sale_id);
+    assert_string_equal(bought.purchase.purchase_no, expected);
+    assert_int_equal(purchase(fixture, "AGAIN", "bob").outcome, SALE_OUTCOME_SUCCESS);
+}
+
+static void test_sold_out_copy_is_dropped_on_reconnect(void **state)
+{
+    fixture_t *fixture = *state;
+    create_live_sale(fixture, "RECONNECT", 1);
+    assert_int_equal(purchase(fixture, "RECONNECT", "alice").outcome, SALE_OUTCOME_SUCCESS);
+    assert_int_equal(purchase(fixture, "RECONNECT", "bob").outcome, SALE_OUTCOME_SOLD_OUT);
+    purchase_until_cached(fixture, "RECONNECT", "bob");
+
+    /* Every other client's connection closed (the engine's among them): it may be another Redis now. */
+    long long reconnects = counter(fixture, "flashsale_redis_reconnects_total");
+    freeReplyObject(redis_do(fixture, "CLIENT KILL TYPE normal SKIPME yes"));
+    int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
+    while (counter(fixture, "flashsale_redis_reconnects_total") == reconnects) {
+        assert_true(clock_monotonic_ms() < deadline);
+        run_for(fixture, 10);
+    }
+    long long answered = cached_answers(fixture);
+    answer_t after = purchase_when_available(fixture, "RECONNECT", "bob");
+    assert_int_equal(after.outcome, SALE_OUTCOME_SOLD_OUT);
+    assert_int_equal(cached_answers(fixture), answered);
+    /* The script's SOLD_OUT loads it again. */
+    assert_int_equal(purchase_until_cached(fixture, "RECONNECT", "alice").outcome,
+                     SALE_OUTCOME_ALREADY_PURCHASED);
 }
 
 static void test_redis_outage_is_answered_and_survived(void **state)
@@ -721,9 +995,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_purchase_follows_the_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_is_checked_on_redis_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storm_sells_exactly_the_stock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_purchases_of_one_iteration_share_a_script_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_write_leaves_the_rest_of_a_batch_undecided, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_admin_writes_reach_both_stores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listing_merges_postgres_and_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_reads_come_from_the_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sold_out_sale_is_answered_without_redis, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sold_out_copy_tells_the_end_of_the_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sold_out_copy_follows_delete_and_create, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sold_out_copy_is_dropped_on_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flushall_is_reconciled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_counts_the_stream_and_spares_live_sales, setup,
                                         teardown),

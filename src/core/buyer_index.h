@@ -4,7 +4,8 @@
  * An append-only array of purchases (so the admin listing pages through it by position) plus
  * an open-addressing hash table from user id to array position (so the "already bought?" check
  * is one probe sequence). Memory grows with buyers only; rejected attempts add nothing.
- * Not thread-safe: the embedded engine calls it under its lock.
+ * Not thread-safe: the embedded engine calls it under its lock, the distributed engine's sold-out
+ * cache from one loop thread.
  */
 #ifndef FLASHSALE_BUYER_INDEX_H
 #define FLASHSALE_BUYER_INDEX_H
@@ -18,7 +19,7 @@ typedef struct {
     char *user_id; /* owned, NUL-terminated */
     int64_t purchased_ms;
     uint64_t sequence;        /* per-sale number inside the purchaseNo, 1-based */
-    uint64_t ledger_sequence; /* when it becomes durable; see ledger.h */
+    uint64_t ledger_sequence; /* embedded: when it becomes durable (see ledger.h); else 0 */
 } buyer_entry_t;
 
 typedef struct {

@@ -1,4 +1,4 @@
-#include "embedded/buyer_index.h"
+#include "core/buyer_index.h"
 
 #include <assert.h>
 #include <stdbool.h>
