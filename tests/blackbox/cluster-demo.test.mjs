@@ -4,20 +4,36 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { MODE_NAME, freePort, httpRequest, isoIn, storm, stormAgent, uniqueSku, uniqueUser, waitFor } from './lib/harness.mjs';
 
 const run = promisify(execFile);
+
+// The demo takes DEMO_PORT and the eleven ports after it: find a base whose whole range is free.
+async function freePortRange(count) {
+  const isFree = (port) => new Promise((resolve) => {
+    const probe = net.createServer().once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = await freePort();
+    if (base + count > 65535) continue;
+    let free = true;
+    for (let port = base + 1; port < base + count && free; port++) free = await isFree(port);
+    if (free) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}
 const script = path.resolve(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '../../scripts/cluster-demo.sh');
 
 test('cluster demo: three instances behind nginx sell exactly the stock, and PostgreSQL gets every order once',
   { skip: MODE_NAME !== 'distributed' && 'distributed mode only', timeout: 180_000 }, async () => {
-    // The demo takes DEMO_PORT and the next eleven ports; a free port far from the others is a good start.
-    const base = await freePort();
     const dir = await mkdtemp(path.join(os.tmpdir(), 'flashsale-cluster-'));
     await chmod(dir, 0o755); // PostgreSQL runs as the postgres user and must reach its directory
+    const base = await freePortRange(12);
     const env = { ...process.env, DEMO_DIR: dir, DEMO_PORT: String(base), ADMIN_KEY: 'cluster-demo-test-key' };
     const url = `http://127.0.0.1:${base}`;
     try {
