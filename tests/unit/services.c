@@ -97,3 +97,18 @@ int services_fresh_database(const services_t *services, char *url, size_t url_si
     snprintf(url, url_size, "postgresql://postgres@127.0.0.1:%d/%s", services->postgres_port, name);
     return rc;
 }
+
+services_t services;
+
+int services_group_setup(void **state)
+{
+    (void)state;
+    return services_start(&services);
+}
+
+int services_group_teardown(void **state)
+{
+    (void)state;
+    services_destroy(&services);
+    return 0;
+}

@@ -18,6 +18,13 @@ typedef struct {
     char postgres_url[128]; /* the "postgres" database */
 } services_t;
 
+/* The test program's instance, started and destroyed by the two group fixtures below. */
+extern services_t services;
+
+/* cmocka group setup and teardown: start `services` once for all tests, destroy it after. */
+int services_group_setup(void **state);
+int services_group_teardown(void **state);
+
 /* Picks ports and a directory and starts both; returns 0 or -1 (the script's output says why). */
 int services_start(services_t *services);
 /* Runs `services.sh COMMAND WHICH` on this instance (e.g. "stop", "postgres"); returns its status. */

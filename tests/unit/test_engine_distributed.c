@@ -35,8 +35,6 @@
 #define HOUR_MS       (3600 * 1000)
 #define MAX_LISTED    16
 
-static services_t services;
-
 typedef struct {
     char postgres_url[256];
     engine_t *engine;
@@ -975,19 +973,6 @@ static void test_redis_url_parsing(void **state)
     assert_int_equal(redis_address_parse("redis://cache/x", &address), -1);
 }
 
-static int start_services(void **state)
-{
-    (void)state;
-    return services_start(&services);
-}
-
-static int stop_services(void **state)
-{
-    (void)state;
-    services_destroy(&services);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1013,5 +998,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_postgres_outage_leaves_purchases_working, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_outage_is_answered_and_survived, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, start_services, stop_services);
+    return cmocka_run_group_tests(tests, services_group_setup, services_group_teardown);
 }

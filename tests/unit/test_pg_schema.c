@@ -19,25 +19,10 @@
 
 #define CONCURRENT_MIGRATIONS 8
 
-static services_t services;
-
 typedef struct {
     char url[256];
     PGconn *conn;
 } fixture_t;
-
-static int start_services(void **state)
-{
-    (void)state;
-    return services_start(&services);
-}
-
-static int stop_services(void **state)
-{
-    (void)state;
-    services_destroy(&services);
-    return 0;
-}
 
 static int setup(void **state)
 {
@@ -230,5 +215,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_starts_migrate_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_is_one_line_and_rolls_back, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, start_services, stop_services);
+    return cmocka_run_group_tests(tests, services_group_setup, services_group_teardown);
 }

@@ -32,8 +32,6 @@
 /* Short enough that claims and redeliveries happen within a test, long enough to be exercised. */
 #define TEST_CLAIM_IDLE_MS 200
 
-static services_t services;
-
 typedef struct {
     pthread_t thread;
     worker_options_t options;
@@ -50,19 +48,6 @@ typedef struct {
      * cannot take the next test's orders. */
     running_worker_t *workers[WORKERS_MAX];
 } fixture_t;
-
-static int start_services(void **state)
-{
-    (void)state;
-    return services_start(&services);
-}
-
-static int stop_services(void **state)
-{
-    (void)state;
-    services_destroy(&services);
-    return 0;
-}
 
 static redisContext *connect_redis(void)
 {
@@ -572,5 +557,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lag_counts_what_is_not_yet_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_url_is_a_configuration_error, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, start_services, stop_services);
+    return cmocka_run_group_tests(tests, services_group_setup, services_group_teardown);
 }
