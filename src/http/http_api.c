@@ -615,18 +615,30 @@ static void get_purchase(const reply_t *reply)
                                                          on_engine_answer, call);
 }
 
+/* Reads the body's sale fields; false after replying 400/413. Value checks are the caller's. */
+static bool require_sale_fields(const reply_t *reply, sale_fields_t *fields)
+{
+    const char *message, *field;
+    json_t *body;
+
+    if ((body = require_json_object(reply)) == NULL)
+        return false;
+    field = read_sale_fields(body, fields, &message);
+    json_decref(body);
+    if (field != NULL)
+        send_validation_error(reply, field, message);
+    return field == NULL;
+}
+
 static void create_product(const reply_t *reply)
 {
     const char *message, *field;
     sale_fields_t fields;
     pending_call_t *call;
-    json_t *body;
 
-    if ((body = require_json_object(reply)) == NULL)
+    if (!require_sale_fields(reply, &fields))
         return;
-    field = read_sale_fields(body, &fields, &message);
-    json_decref(body);
-    if (field != NULL || (field = sale_validate_create(&fields, &message)) != NULL) {
+    if ((field = sale_validate_create(&fields, &message)) != NULL) {
         send_validation_error(reply, field, message);
         return;
     }
@@ -639,19 +651,11 @@ static void create_product(const reply_t *reply)
 
 static void update_product(const reply_t *reply, const char *sku)
 {
-    const char *message, *field;
     sale_fields_t fields;
     pending_call_t *call;
-    json_t *body;
 
-    if ((body = require_json_object(reply)) == NULL)
+    if (!require_sale_fields(reply, &fields))
         return;
-    field = read_sale_fields(body, &fields, &message);
-    json_decref(body);
-    if (field != NULL) {
-        send_validation_error(reply, field, message);
-        return;
-    }
     if ((call = start_call(reply, render_sale, "no sale with this sku")) == NULL)
         return;
     call->admin = true;
