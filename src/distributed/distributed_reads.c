@@ -32,9 +32,7 @@ static void on_buyer(void *data, redisReply *reply)
         distributed_answer_status(&purchase->op, ENGINE_NOT_FOUND);
         return;
     }
-    const char *bar = memchr(reply->str, '|', reply->len);
-    if (bar == NULL || distributed_set_purchase(&purchase->purchase, reply->str, (size_t)(bar - reply->str),
-                                                bar + 1, reply->len - (size_t)(bar - reply->str) - 1) != 0) {
+    if (redis_sale_decode_buyer(reply, &purchase->purchase) != 0) {
         distributed_answer_status(&purchase->op, ENGINE_UNAVAILABLE);
         return;
     }

@@ -151,30 +151,19 @@ static void on_purchase_ready_marker(void *data, redisReply *reply)
     distributed_answer(&purchase->op, &result);
 }
 
-/* Answers one purchase from its result in the script's reply. */
-static void on_purchase(purchase_op_t *purchase, const redisReply *reply)
+/* Answers the index-th purchase of a batch from the script's (checked) reply. */
+static void on_purchase(purchase_op_t *purchase, const redisReply *reply, size_t index)
 {
-    int64_t code;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 ||
-        redis_reply_int64(reply->element[0], &code) != 0) {
-        distributed_answer_status(&purchase->op, ENGINE_UNAVAILABLE);
-        return;
-    }
     engine_result_t result = {.status = ENGINE_OK};
-    switch (code) {
+    switch (redis_sale_purchase_decode(reply, index, &purchase->purchase)) {
     case REDIS_PURCHASE_SUCCESS:
-    case REDIS_PURCHASE_ALREADY:
-        if (reply->elements != 3 ||
-            distributed_set_purchase(&purchase->purchase, reply->element[1]->str, reply->element[1]->len,
-                                     reply->element[2]->str, reply->element[2]->len) != 0) {
-            distributed_answer_status(&purchase->op, ENGINE_UNAVAILABLE);
-            return;
-        }
-        result.outcome =
-            code == REDIS_PURCHASE_SUCCESS ? SALE_OUTCOME_SUCCESS : SALE_OUTCOME_ALREADY_PURCHASED;
+        result.outcome = SALE_OUTCOME_SUCCESS;
         result.purchase = &purchase->purchase;
-        if (code == REDIS_PURCHASE_SUCCESS)
-            changed(purchase->op.loop);
+        changed(purchase->op.loop);
+        break;
+    case REDIS_PURCHASE_ALREADY:
+        result.outcome = SALE_OUTCOME_ALREADY_PURCHASED;
+        result.purchase = &purchase->purchase;
         break;
     case REDIS_PURCHASE_NO_SALE: {
         const char *argv[] = {"EXISTS", OUTBOX_READY_KEY};
@@ -188,7 +177,7 @@ static void on_purchase(purchase_op_t *purchase, const redisReply *reply)
         result.outcome = SALE_OUTCOME_SOLD_OUT;
         sold_out_cache_note(purchase->op.loop->sold_out, purchase->purchase.sku);
         break;
-    default: /* REDIS_PURCHASE_NOT_DECIDED, or unknown */
+    default: /* REDIS_PURCHASE_NOT_DECIDED, or malformed */
         result.status = ENGINE_UNAVAILABLE;
         break;
     }
@@ -199,13 +188,12 @@ static void on_purchase(purchase_op_t *purchase, const redisReply *reply)
 static void on_batch(void *data, redisReply *reply)
 {
     purchase_batch_t *batch = data;
-    bool ok = !distributed_reply_is_error(reply) && reply->type == REDIS_REPLY_ARRAY &&
-              reply->elements == batch->count;
+    bool ok = !distributed_reply_is_error(reply) && redis_sale_purchase_reply_check(reply, batch->count) == 0;
     purchase_op_t *purchase = batch->first;
     for (size_t i = 0; purchase != NULL; i++) {
         purchase_op_t *next = purchase->next;
         if (ok)
-            on_purchase(purchase, reply->element[i]);
+            on_purchase(purchase, reply, i);
         else
             distributed_answer_status(&purchase->op, ENGINE_UNAVAILABLE);
         purchase = next;

@@ -37,11 +37,12 @@
 #define OUTBOX_CONSUMER_GROUP "persisters"
 #define OUTBOX_MAX_DELIVERIES 5
 
-/* Fields of one order entry in flashsale:{SKU}:orders. */
-#define OUTBOX_FIELD_PURCHASE_NO  "purchase_no"
+/*
+ * Fields of one order entry in flashsale:{SKU}:orders. The rest of the order follows from where
+ * the entry is: its sku from the key, its sequence from the entry ID, its purchase_no from
+ * sale_id and sequence (entries of older versions carry those as fields too; readers ignore them).
+ */
 #define OUTBOX_FIELD_SALE_ID      "sale_id"
-#define OUTBOX_FIELD_SEQUENCE     "sequence"
-#define OUTBOX_FIELD_SKU          "sku"
 #define OUTBOX_FIELD_USER_ID      "user_id"
 #define OUTBOX_FIELD_PURCHASED_MS "purchased_ms"
 

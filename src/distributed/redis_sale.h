@@ -5,8 +5,9 @@
  * The layout is outbox.h's. Every script touches the keys of one sale only, declared, under the
  * `#!lua` shebang: Redis then refuses undeclared or cross-slot keys, so the scripts run on Redis
  * Cluster unchanged, and refuses to start them when out of memory rather than fail half-way.
- * Each script makes its checks before its first write, and its first write is the one that can
- * fail (XADD with an explicit ID), so no script ever leaves a sale half-changed.
+ * The one write that can fail is XADD with an explicit ID; a script either makes it before any
+ * other write of the step it belongs to or undoes that step's earlier write when it fails, so no
+ * script ever leaves a sale half-changed.
  *
  * Stream entry IDs are "<sequence>-0": the stream is then ordered and addressable by sequence,
  * which lets the admin listing merge it with PostgreSQL page by page.
@@ -44,9 +45,9 @@ int redis_sale_decode(redisReply *const *fields, sale_t *sale);
 /*
  * The scripts; their SHAs are set by redis_sale_load_scripts. Keys and arguments:
  *   purchase  KEYS sale, buyers, orders; ARGV sku, then one user_id per purchase, decided in
- *             that order -> one result per user_id: {code} or {code, purchase_no, purchased_ms};
- *             code: 0 success, 1 no sale, 2 already purchased (the original purchase), 3 not
- *             active, 4 sold out, 5 not decided (an earlier write failed; nothing was written)
+ *             that order -> nil without a sale, else {sale_id, now_ms, then one result per
+ *             user_id}: its sequence (a success), its buyers hash value (already purchased), or
+ *             the negated REDIS_PURCHASE_* code of a refusal. Read with the functions below.
  *   create    KEYS sale, buyers, orders; ARGV sale_id, product_name, initial_stock, start_ms, end_ms,
  *             created_ms -> 1 created, 0 already there (the same sale_id)
  *   read      KEYS sale -> {now_ms, fields...} or {now_ms} when there is no sale
@@ -74,6 +75,7 @@ extern redis_script_t redis_sale_snapshot_script;
 extern redis_script_t redis_sale_rebuild_script;
 extern redis_script_t redis_sale_sold_out_script;
 
+/* The purchase script writes the refusals' codes negated, as the literals -3, -4 and -5. */
 enum {
     REDIS_PURCHASE_SUCCESS = 0,
     REDIS_PURCHASE_NO_SALE = 1,
@@ -82,6 +84,23 @@ enum {
     REDIS_PURCHASE_SOLD_OUT = 4,
     REDIS_PURCHASE_NOT_DECIDED = 5,
 };
+
+/*
+ * Fills purchase's purchase_no and purchased_ms from a buyers hash value (a bulk string,
+ * "<purchase_no>|<purchased_ms>"); returns 0, or -1 when it is malformed.
+ */
+int redis_sale_decode_buyer(const redisReply *value, sale_purchase_t *purchase);
+
+/* 0 if reply is a well-formed purchase script reply for `count` user_ids; -1 otherwise. */
+int redis_sale_purchase_reply_check(const redisReply *reply, size_t count);
+
+/*
+ * The outcome of the index-th user_id of a checked purchase script reply: a REDIS_PURCHASE_* code,
+ * having filled purchase's purchase_no and purchased_ms for SUCCESS and ALREADY (the original
+ * purchase); -1 when that result is malformed.
+ */
+int redis_sale_purchase_decode(const redisReply *reply, size_t index, sale_purchase_t *purchase);
+
 enum {
     REDIS_UPDATE_OK = 0,
     REDIS_UPDATE_NO_SALE = 1,

@@ -83,9 +83,38 @@ static int integer_field(const redisReply *value, int64_t *out)
     return 0;
 }
 
-/* Fills the order from its field/value array; returns the first missing or bad field, or NULL. */
-static const char *parse_fields(worker_order_t *order, const redisReply *fields)
+/* The sku of a stream key "flashsale:{<sku>}:orders" into out; -1 when it is not one. */
+static int stream_sku(const char *stream, char *out, size_t out_size)
 {
+    static const char prefix[] = OUTBOX_KEY_PREFIX "{", suffix[] = "}:orders";
+    size_t len = strlen(stream), sku_len = len - (sizeof prefix - 1) - (sizeof suffix - 1);
+    if (len <= sizeof prefix - 1 + sizeof suffix - 1 || strncmp(stream, prefix, sizeof prefix - 1) != 0 ||
+        strcmp(stream + len - (sizeof suffix - 1), suffix) != 0 || sku_len >= out_size)
+        return -1;
+    memcpy(out, stream + sizeof prefix - 1, sku_len);
+    out[sku_len] = '\0';
+    return 0;
+}
+
+/* The sequence of an entry ID "<sequence>-<n>". */
+static int entry_sequence(const char *entry_id, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long parsed = strtoll(entry_id, &end, 10);
+    if (errno != 0 || end == entry_id || *end != '-' || parsed <= 0)
+        return -1;
+    *out = parsed;
+    return 0;
+}
+
+/* Fills the order from its entry; returns the first missing or bad field, or NULL. */
+static const char *parse_order(worker_order_t *order, const redisReply *fields)
+{
+    if (stream_sku(order->stream, order->sku, sizeof order->sku) != 0)
+        return "stream key";
+    if (entry_sequence(order->entry_id, &order->sequence) != 0)
+        return "entry id";
     if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0)
         return "fields";
     for (size_t i = 0; i + 1 < fields->elements; i += 2) {
@@ -93,33 +122,23 @@ static const char *parse_fields(worker_order_t *order, const redisReply *fields)
         const redisReply *value = fields->element[i + 1];
         if (name->type != REDIS_REPLY_STRING)
             return "fields";
-        /* A later duplicate of a field wins; unknown fields are left for newer writers. */
-        if (strcmp(name->str, OUTBOX_FIELD_PURCHASE_NO) == 0)
-            order->purchase_no = text_field(value);
-        else if (strcmp(name->str, OUTBOX_FIELD_SKU) == 0)
-            order->sku = text_field(value);
-        else if (strcmp(name->str, OUTBOX_FIELD_USER_ID) == 0)
+        /* A later duplicate of a field wins; unknown fields (and those older writers added, which
+         * the entry's place implies) are ignored. */
+        if (strcmp(name->str, OUTBOX_FIELD_USER_ID) == 0)
             order->user_id = text_field(value);
         else if (strcmp(name->str, OUTBOX_FIELD_SALE_ID) == 0 && integer_field(value, &order->sale_id) != 0)
             return OUTBOX_FIELD_SALE_ID;
-        else if (strcmp(name->str, OUTBOX_FIELD_SEQUENCE) == 0 && integer_field(value, &order->sequence) != 0)
-            return OUTBOX_FIELD_SEQUENCE;
         else if (strcmp(name->str, OUTBOX_FIELD_PURCHASED_MS) == 0 &&
                  integer_field(value, &order->purchased_ms) != 0)
             return OUTBOX_FIELD_PURCHASED_MS;
     }
-    if (order->purchase_no == NULL)
-        return OUTBOX_FIELD_PURCHASE_NO;
-    if (order->sku == NULL)
-        return OUTBOX_FIELD_SKU;
     if (order->user_id == NULL)
         return OUTBOX_FIELD_USER_ID;
     if (order->sale_id == 0)
         return OUTBOX_FIELD_SALE_ID;
-    if (order->sequence == 0)
-        return OUTBOX_FIELD_SEQUENCE;
     if (order->purchased_ms == 0)
         return OUTBOX_FIELD_PURCHASED_MS;
+    sale_format_purchase_no(order->purchase_no, (uint64_t)order->sale_id, (uint64_t)order->sequence);
     return NULL;
 }
 
@@ -154,7 +173,7 @@ int worker_batch_add(worker_batch_t *batch, const char *stream, const redisReply
             .deliveries = deliveries,
             .fate = WORKER_ORDER_TO_STORE,
         };
-        const char *bad = parse_fields(order, entry->element[1]);
+        const char *bad = parse_order(order, entry->element[1]);
         if (bad != NULL) {
             char reason[64];
             snprintf(reason, sizeof reason, "unparseable: missing or bad %s", bad);

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/sale.h"
+
 typedef enum {
     WORKER_ORDER_TO_STORE, /* parsed; not yet in PostgreSQL */
     WORKER_ORDER_STORED,   /* committed (or already there, or its sale is gone): ack it */
@@ -31,12 +33,13 @@ typedef struct {
     long long deliveries;     /* how often Redis delivered it, this delivery included */
     worker_order_fate_t fate;
     char *reason; /* owned: why it is RETRY or DEAD; NULL if memory ran out */
-    /* The order itself: set unless parsing failed (then fate is WORKER_ORDER_DEAD). */
-    const char *purchase_no;
-    const char *sku;
+    /* The order itself: set unless parsing failed (then fate is WORKER_ORDER_DEAD). The entry
+     * holds only sale_id, user_id and purchased_ms; the rest follows from where it is. */
+    char purchase_no[SALE_PURCHASE_NO_MAX]; /* FS<sale_id>-<sequence> */
+    char sku[SALE_SKU_MAX + 1];             /* from the stream's key */
     const char *user_id;
     int64_t sale_id;
-    int64_t sequence;
+    int64_t sequence; /* the entry ID's first part */
     int64_t purchased_ms;
 } worker_order_t;
 

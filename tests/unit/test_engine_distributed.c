@@ -588,17 +588,13 @@ static answer_t script_answer(fixture_t *fixture, const char *sku, const char *u
     redis_sale_keys(&keys, sku);
     redisReply *reply = redis_do(fixture, "EVALSHA %s 3 %s %s %s %s %s", redis_sale_purchase_script.sha,
                                  keys.sale, keys.buyers, keys.orders, sku, user_id);
-    assert_int_equal(reply->type, REDIS_REPLY_ARRAY);
-    assert_int_equal(reply->elements, 1);
-    const redisReply *result = reply->element[0];
+    assert_int_equal(redis_sale_purchase_reply_check(reply, 1), 0);
     answer_t answer = {.done = true, .status = ENGINE_OK};
-    switch (result->element[0]->integer) {
+    int code = redis_sale_purchase_decode(reply, 0, &answer.purchase);
+    switch (code) {
     case REDIS_PURCHASE_ALREADY:
         answer.outcome = SALE_OUTCOME_ALREADY_PURCHASED;
         answer.has_purchase = true;
-        snprintf(answer.purchase.purchase_no, sizeof(answer.purchase.purchase_no), "%s",
-                 result->element[1]->str);
-        answer.purchase.purchased_ms = strtoll(result->element[2]->str, NULL, 10);
         snprintf(answer.purchase.sku, sizeof(answer.purchase.sku), "%s", sku);
         snprintf(answer.purchase.user_id, sizeof(answer.purchase.user_id), "%s", user_id);
         break;
@@ -609,7 +605,7 @@ static answer_t script_answer(fixture_t *fixture, const char *sku, const char *u
         answer.outcome = SALE_OUTCOME_SOLD_OUT;
         break;
     default:
-        fail_msg("the script answered %lld for a sold-out sale", result->element[0]->integer);
+        fail_msg("the script answered %d for a sold-out sale", code);
     }
     freeReplyObject(reply);
     return answer;
@@ -949,7 +945,8 @@ static void test_lag_is_reported(void **state)
     create_live_sale(fixture, "LAG-B", 10);
     freeReplyObject(redis_do(fixture, "XADD flashsale:{LAG-B}:orders 1-0 " OUTBOX_FIELD_PURCHASED_MS " %lld",
                              (long long)clock_now_ms() - 120000));
-    freeReplyObject(redis_do(fixture, "XADD " OUTBOX_DEAD_LETTER " * " OUTBOX_FIELD_SKU " LAG-A"));
+    freeReplyObject(
+        redis_do(fixture, "XADD " OUTBOX_DEAD_LETTER " * stream " OUTBOX_KEY_PREFIX "{LAG-A}:orders"));
     metrics = metrics_with_outbox_length(fixture, 4);
     assert_true(metric(&metrics, "flashsale_outbox_oldest_age_seconds") >= 120);
     assert_true(metric(&metrics, "flashsale_outbox_dead_letters") == 1);
