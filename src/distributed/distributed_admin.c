@@ -312,10 +312,10 @@ void distributed_delete_sale(engine_loop_t *handle, const char *sku, engine_cb c
         return;
     snprintf(delete->sku, sizeof(delete->sku), "%s", sku);
     const char *params[] = {sku};
-    /* One statement, so one transaction; the worker skips orders whose sale_id is gone. */
+    /* The function deletes the sale, then its purchases in a later statement, so that none the
+     * worker commits meanwhile survives (pg_schema.c, migration 2); the worker skips orders whose
+     * sale_id is gone. No row when there was no such sale. */
     pg_async_query(delete->op.loop->pg,
-                   "WITH deleted AS (DELETE FROM sales WHERE sku = $1 RETURNING sale_id), "
-                   "purged AS (DELETE FROM purchases WHERE sale_id IN (SELECT sale_id FROM deleted)) "
-                   "SELECT sale_id FROM deleted",
-                   1, params, on_sale_deleted, delete);
+                   "SELECT sale_id FROM flashsale_delete_sale($1) AS sale_id WHERE sale_id IS NOT NULL", 1,
+                   params, on_sale_deleted, delete);
 }

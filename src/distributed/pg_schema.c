@@ -1,5 +1,6 @@
 #include "distributed/pg_schema.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,9 +47,41 @@ static const char *const migrations[] = {
     "  user_id TEXT NOT NULL,"
     "  outcome TEXT NOT NULL,"
     "  purchase_no TEXT);",
+    /* 2: cheaper inserts for the worker. Inserting 90,000 rows in batches of 300 as the worker
+     * does cost 12.3 µs per row with schema 1, 9.8 without the foreign key to sales and 6.9 also
+     * without the primary key on purchase_no. Both were redundant or replaceable:
+     * - purchase_no is FS<sale_id>-<sequence>, so UNIQUE (sale_id, sequence) implies its
+     *   uniqueness; that index becomes the primary key. PostgreSQL cannot promote an index that
+     *   already backs a constraint, so it is built again, once, here, with purchases locked
+     *   (0.9 s for a million rows).
+     * - The foreign key checked every inserted row under a FOR KEY SHARE lock on its sale row, so
+     *   that no purchase survived a concurrent delete of its sale, and the cascade deleted the
+     *   purchases. Now the worker's insert takes that lock once per batch on the batch's sales
+     *   (worker_store.c), and flashsale_delete_sale deletes the sale first and its purchases in a
+     *   later statement. The purchases statement must be a later one: a delete that waited for
+     *   the worker's lock would, in the same statement, still read purchases through its old
+     *   snapshot and miss the rows the worker committed meanwhile; a later statement of a
+     *   VOLATILE function gets a new snapshot (READ COMMITTED) and sees them. A worker arriving
+     *   after the sale row is deleted (or while the delete is uncommitted, waiting for it) finds
+     *   no sale row to lock and drops its orders. Returns the deleted sale_id, or NULL. */
+    "ALTER TABLE purchases"
+    "  DROP CONSTRAINT purchases_sale_id_fkey,"
+    "  DROP CONSTRAINT purchases_pkey,"
+    "  DROP CONSTRAINT purchases_sale_id_sequence_key,"
+    "  ADD CONSTRAINT purchases_pkey PRIMARY KEY (sale_id, sequence);"
+    "CREATE FUNCTION flashsale_delete_sale(target_sku TEXT) RETURNS BIGINT"
+    "  LANGUAGE plpgsql VOLATILE AS $$"
+    "  DECLARE"
+    "    deleted_sale_id BIGINT;"
+    "  BEGIN"
+    "    DELETE FROM sales WHERE sku = target_sku RETURNING sale_id INTO deleted_sale_id;"
+    "    DELETE FROM purchases WHERE sale_id = deleted_sale_id;"
+    "    RETURN deleted_sale_id;"
+    "  END $$;",
 };
 
-#define MIGRATION_COUNT (sizeof migrations / sizeof migrations[0])
+static_assert(sizeof migrations / sizeof migrations[0] == PG_SCHEMA_VERSION,
+              "PG_SCHEMA_VERSION counts the migrations");
 
 /* Runs one command that returns no rows; on failure writes what failed and why into err. */
 static int exec_command(PGconn *conn, const char *sql, const char *what, char *err, size_t err_size)
@@ -130,8 +163,14 @@ static int apply_migration(PGconn *conn, int version, char *err, size_t err_size
 
 int pg_schema_migrate(PGconn *conn, char *err, size_t err_size)
 {
-    for (size_t i = 0; i < MIGRATION_COUNT; i++) {
-        if (apply_migration(conn, (int)i + 1, err, err_size) != 0)
+    return pg_schema_migrate_to(conn, PG_SCHEMA_VERSION, err, err_size);
+}
+
+int pg_schema_migrate_to(PGconn *conn, int version, char *err, size_t err_size)
+{
+    assert(version >= 1 && version <= PG_SCHEMA_VERSION);
+    for (int applied = 1; applied <= version; applied++) {
+        if (apply_migration(conn, applied, err, err_size) != 0)
             return -1;
     }
     return 0;

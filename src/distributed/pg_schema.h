@@ -6,8 +6,12 @@
  * several servers and workers starting at once migrate exactly once. Table and column names are
  * those of the embedded SQLite ledger, so tests and tools query both modes alike:
  *   sales(sale_id, sku, product_name, initial_stock, start_ms, end_ms, created_ms)
- *   purchases(purchase_no, sale_id, sequence, sku, user_id, purchased_ms), UNIQUE(sku, user_id)
+ *   purchases(purchase_no, sale_id, sequence, sku, user_id, purchased_ms),
+ *     PRIMARY KEY (sale_id, sequence), UNIQUE (sku, user_id)
  *   audit_events(id, at_ms, sku, user_id, outcome, purchase_no)
+ * purchases has no foreign key to sales, for the worker's speed: a sale is deleted only through
+ * flashsale_delete_sale(sku), which with the worker's lock on the sale rows keeps the guarantee
+ * the foreign key gave (no purchase outlives its sale); see migration 2 in pg_schema.c.
  */
 #ifndef FLASHSALE_PG_SCHEMA_H
 #define FLASHSALE_PG_SCHEMA_H
@@ -15,7 +19,14 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
+/* The newest schema version: the number of migrations. */
+#define PG_SCHEMA_VERSION 2
+
 /* Brings the schema to the newest version; returns 0, or -1 with one human line in err. */
 int pg_schema_migrate(PGconn *conn, char *err, size_t err_size);
+
+/* Brings the schema to `version` (1..PG_SCHEMA_VERSION) and no further, for the tests of a
+ * migration from an older schema; otherwise as pg_schema_migrate. */
+int pg_schema_migrate_to(PGconn *conn, int version, char *err, size_t err_size);
 
 #endif

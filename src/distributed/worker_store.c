@@ -14,15 +14,24 @@
 
 /*
  * The columns travel as six arrays (one parameter each) so that the statement is the same for
- * every batch size and can be prepared once per connection. EXISTS drops orders of a sale that
- * was deleted (or deleted and created again: a new sale_id) while they were in flight.
+ * every batch size and can be prepared once per connection.
+ *
+ * purchases has no foreign key to sales (pg_schema.c, migration 2), so the statement itself
+ * keeps a purchase from outliving its sale: it locks the batch's sale rows FOR KEY SHARE (once
+ * per sale and batch, where the foreign key locked once per row) and inserts only orders whose
+ * (sale_id, sku) is among the locked rows. A sale deleted (or deleted and created again: a new
+ * sale_id) before the lock is not locked, and its orders are dropped; a delete that comes after
+ * the lock waits for this transaction, then removes what it inserted. MATERIALIZED makes the
+ * lock run once: inlined, the locking scan could be repeated for every order of a nested loop.
  */
 #define STORE_SQL                                                                                            \
-    "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"                     \
+    "WITH locked AS MATERIALIZED ("                                                                          \
+    "   SELECT sale_id, sku FROM sales WHERE sale_id = ANY ($2::bigint[]) FOR KEY SHARE)"                    \
+    " INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"                    \
     " SELECT o.purchase_no, o.sale_id, o.sequence, o.sku, o.user_id, o.purchased_ms"                         \
     " FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])"             \
     "   AS o (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"                                   \
-    " WHERE EXISTS (SELECT 1 FROM sales s WHERE s.sale_id = o.sale_id AND s.sku = o.sku)"                    \
+    " WHERE EXISTS (SELECT 1 FROM locked WHERE locked.sale_id = o.sale_id AND locked.sku = o.sku)"           \
     " ON CONFLICT DO NOTHING"
 
 enum {
@@ -168,14 +177,12 @@ static int build_columns(worker_store_t *store, const worker_batch_t *batch, con
 
 /*
  * Whether PostgreSQL refused the rows themselves: a data exception (class 22, e.g. bytes that
- * are not UTF-8) or an integrity violation (class 23). A foreign-key violation is the exception:
- * it means the sale was deleted between the EXISTS check and the insert, and trying again drops
- * the order cleanly.
+ * are not UTF-8) or an integrity violation (class 23).
  */
 static bool is_bad_data(const PGresult *result)
 {
     const char *state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
-    if (state == NULL || strcmp(state, "23503") == 0)
+    if (state == NULL)
         return false;
     return strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0;
 }

@@ -6,7 +6,9 @@
  * statement, so one transaction and one round trip for up to thousands of orders. Orders already
  * stored (a redelivery after a crash between commit and XACK) conflict and are skipped, which is
  * what makes redelivery safe. Orders whose sale no longer exists (deleted while its orders were
- * in flight) are skipped too: the sale took its purchases with it.
+ * in flight) are skipped too: the sale took its purchases with it. The statement locks the
+ * batch's sale rows (FOR KEY SHARE) for that, so a concurrent delete either comes first and
+ * the orders are skipped, or waits for the commit and then deletes them.
  *
  * The connection is made lazily and remade after any failure, and each (re)connection migrates
  * the schema first, so the worker may start before PostgreSQL does, or before any server did.

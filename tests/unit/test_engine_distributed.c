@@ -342,57 +342,6 @@ static answer_t delete_sale(fixture_t *fixture, const char *sku)
     return answer;
 }
 
-static void test_admin_writes_reach_both_stores(void **state)
-{
-    fixture_t *fixture = *state;
-    int64_t now = clock_now_ms();
-    answer_t created = create_sale(fixture, "ADMIN", 10, now + HOUR_MS, now + 2 * HOUR_MS);
-    assert_int_equal(created.status, ENGINE_OK);
-    assert_int_equal(create_sale(fixture, "ADMIN", 10, now, now + HOUR_MS).status, ENGINE_CONFLICT);
-    assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM sales WHERE sku = 'ADMIN'"), 1);
-
-    sale_fields_t bigger = {.has_initial_stock = true, .initial_stock = 20};
-    answer_t updated = update_sale(fixture, "ADMIN", &bigger);
-    assert_int_equal(updated.status, ENGINE_OK);
-    assert_int_equal(updated.sale.stock, 20);
-    assert_int_equal(redis_int(fixture, "HGET flashsale:{ADMIN}:sale stock"), 20);
-    assert_int_equal(services_query_int(fixture->pg, "SELECT initial_stock FROM sales WHERE sku = 'ADMIN'"),
-                     20);
-    assert_int_equal(get_sale(fixture, "ADMIN").sale.initial_stock, 20);
-
-    sale_fields_t backwards = {.has_end = true, .end_ms = now};
-    assert_int_equal(update_sale(fixture, "ADMIN", &backwards).status, ENGINE_INVALID);
-
-    sale_fields_t start_now = {.has_start = true, .start_ms = now - 1000};
-    assert_int_equal(update_sale(fixture, "ADMIN", &start_now).status, ENGINE_OK);
-    assert_int_equal(purchase(fixture, "ADMIN", "alice").outcome, SALE_OUTCOME_SUCCESS);
-    assert_int_equal(update_sale(fixture, "ADMIN", &bigger).status, ENGINE_NOT_MODIFIABLE);
-    assert_int_equal(update_sale(fixture, "NOPE", &bigger).status, ENGINE_NOT_FOUND);
-
-    assert_int_equal(delete_sale(fixture, "ADMIN").status, ENGINE_OK);
-    assert_int_equal(delete_sale(fixture, "ADMIN").status, ENGINE_NOT_FOUND);
-    assert_int_equal(get_sale(fixture, "ADMIN").status, ENGINE_NOT_FOUND);
-    assert_int_equal(redis_int(fixture, "EXISTS flashsale:{ADMIN}:sale flashsale:{ADMIN}:orders"), 0);
-    assert_int_equal(redis_int(fixture, "SISMEMBER " OUTBOX_SALES_SET " ADMIN"), 0);
-
-    /* Created again, it starts clean, with a new sale_id in its purchase numbers. */
-    answer_t again = create_live_sale(fixture, "ADMIN", 1);
-    assert_true(again.sale.sale_id > created.sale.sale_id);
-    answer_t bought = purchase(fixture, "ADMIN", "alice");
-    assert_int_equal(bought.outcome, SALE_OUTCOME_SUCCESS);
-    char expected[SALE_PURCHASE_NO_MAX];
-    snprintf(expected, sizeof(expected), "FS%" PRIu64 "-1", again.sale.sale_id);
-    assert_string_equal(bought.purchase.purchase_no, expected);
-}
-
-static answer_t list_purchases(fixture_t *fixture, const char *sku, const char *after, size_t limit)
-{
-    answer_t answer = {0};
-    ops(fixture)->list_purchases(fixture->handle, sku, after, limit, on_answer, &answer);
-    run_until(fixture, &answer.done);
-    return answer;
-}
-
 /* The worker's first step: commit an order to PostgreSQL (it stays in the stream). */
 static void commit_order(fixture_t *fixture, const sale_t *sale, const sale_purchase_t *purchase,
                          int sequence)
@@ -416,6 +365,61 @@ static void persist_order(fixture_t *fixture, const sale_t *sale, const sale_pur
 {
     commit_order(fixture, sale, purchase, sequence);
     freeReplyObject(redis_do(fixture, "XDEL flashsale:{%s}:orders %d-0", sale->sku, sequence));
+}
+
+static void test_admin_writes_reach_both_stores(void **state)
+{
+    fixture_t *fixture = *state;
+    int64_t now = clock_now_ms();
+    answer_t created = create_sale(fixture, "ADMIN", 10, now + HOUR_MS, now + 2 * HOUR_MS);
+    assert_int_equal(created.status, ENGINE_OK);
+    assert_int_equal(create_sale(fixture, "ADMIN", 10, now, now + HOUR_MS).status, ENGINE_CONFLICT);
+    assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM sales WHERE sku = 'ADMIN'"), 1);
+
+    sale_fields_t bigger = {.has_initial_stock = true, .initial_stock = 20};
+    answer_t updated = update_sale(fixture, "ADMIN", &bigger);
+    assert_int_equal(updated.status, ENGINE_OK);
+    assert_int_equal(updated.sale.stock, 20);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{ADMIN}:sale stock"), 20);
+    assert_int_equal(services_query_int(fixture->pg, "SELECT initial_stock FROM sales WHERE sku = 'ADMIN'"),
+                     20);
+    assert_int_equal(get_sale(fixture, "ADMIN").sale.initial_stock, 20);
+
+    sale_fields_t backwards = {.has_end = true, .end_ms = now};
+    assert_int_equal(update_sale(fixture, "ADMIN", &backwards).status, ENGINE_INVALID);
+
+    sale_fields_t start_now = {.has_start = true, .start_ms = now - 1000};
+    assert_int_equal(update_sale(fixture, "ADMIN", &start_now).status, ENGINE_OK);
+    answer_t first = purchase(fixture, "ADMIN", "alice");
+    assert_int_equal(first.outcome, SALE_OUTCOME_SUCCESS);
+    assert_int_equal(update_sale(fixture, "ADMIN", &bigger).status, ENGINE_NOT_MODIFIABLE);
+    assert_int_equal(update_sale(fixture, "NOPE", &bigger).status, ENGINE_NOT_FOUND);
+
+    /* The delete takes the sale's persisted purchases with it. */
+    commit_order(fixture, &created.sale, &first.purchase, 1);
+    assert_int_equal(delete_sale(fixture, "ADMIN").status, ENGINE_OK);
+    assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM purchases"), 0);
+    assert_int_equal(delete_sale(fixture, "ADMIN").status, ENGINE_NOT_FOUND);
+    assert_int_equal(get_sale(fixture, "ADMIN").status, ENGINE_NOT_FOUND);
+    assert_int_equal(redis_int(fixture, "EXISTS flashsale:{ADMIN}:sale flashsale:{ADMIN}:orders"), 0);
+    assert_int_equal(redis_int(fixture, "SISMEMBER " OUTBOX_SALES_SET " ADMIN"), 0);
+
+    /* Created again, it starts clean, with a new sale_id in its purchase numbers. */
+    answer_t again = create_live_sale(fixture, "ADMIN", 1);
+    assert_true(again.sale.sale_id > created.sale.sale_id);
+    answer_t bought = purchase(fixture, "ADMIN", "alice");
+    assert_int_equal(bought.outcome, SALE_OUTCOME_SUCCESS);
+    char expected[SALE_PURCHASE_NO_MAX];
+    snprintf(expected, sizeof(expected), "FS%" PRIu64 "-1", again.sale.sale_id);
+    assert_string_equal(bought.purchase.purchase_no, expected);
+}
+
+static answer_t list_purchases(fixture_t *fixture, const char *sku, const char *after, size_t limit)
+{
+    answer_t answer = {0};
+    ops(fixture)->list_purchases(fixture->handle, sku, after, limit, on_answer, &answer);
+    run_until(fixture, &answer.done);
+    return answer;
 }
 
 static void test_listing_merges_postgres_and_stream(void **state)
@@ -851,7 +855,7 @@ static void test_rebuild_counts_the_stream_and_spares_live_sales(void **state)
     assert_int_equal(purchase(fixture, "REBUILD", "bob").outcome, SALE_OUTCOME_ALREADY_PURCHASED);
 
     /* A sale deleted from PostgreSQL behind Redis' back is removed from Redis. */
-    PQclear(PQexec(fixture->pg, "DELETE FROM sales WHERE sku = 'LIVE'"));
+    PQclear(PQexec(fixture->pg, "SELECT flashsale_delete_sale('LIVE')"));
     assert_int_equal(reconcile_run(fixture->redis, fixture->pg, err, sizeof(err)), 0);
     assert_int_equal(redis_int(fixture, "EXISTS flashsale:{LIVE}:sale"), 0);
     assert_int_equal(redis_int(fixture, "SISMEMBER " OUTBOX_SALES_SET " LIVE"), 0);

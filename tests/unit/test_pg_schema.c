@@ -1,7 +1,8 @@
 /*
  * pg_schema against a real PostgreSQL (scripts/services.sh), one fresh database per test: the
  * tables and their constraints, migrations that run once however often and however concurrently
- * they are started, and sale ids that are never reused.
+ * they are started, a database of version 1 with data migrated to the newest, sale ids that are
+ * never reused, and the delete function.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -120,25 +121,48 @@ static void test_enforces_one_purchase_per_user_and_sku(void **state)
              " VALUES ('FS%lld-3', %lld, 1, 'A', 'bob', 5)",
              sale_id, sale_id);
     assert_int_equal(exec_status(fixture->conn, sql), PGRES_FATAL_ERROR);
-    assert_int_equal(exec_status(fixture->conn,
-                                 "INSERT INTO purchases (purchase_no, sale_id, sequence, sku,"
-                                 " user_id, purchased_ms) VALUES ('FS999-1', 999, 1, 'Z', 'x', 5)"),
-                     PGRES_FATAL_ERROR);
 }
 
-static void test_sale_ids_are_never_reused_and_deletes_cascade(void **state)
+static void insert_purchase(PGconn *conn, long long sale_id, const char *sku, long long sequence)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
+             " VALUES ('FS%lld-%lld', %lld, %lld, '%s', 'user-%lld', 5)",
+             sale_id, sequence, sale_id, sequence, sku, sequence);
+    exec_ok(conn, sql);
+}
+
+/* The text of a one-row, one-column query; "" for NULL. Caller frees. */
+static char *query_text(PGconn *conn, const char *sql)
+{
+    PGresult *result = PQexec(conn, sql);
+    if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) != 1)
+        fail_msg("%s: %s", sql, PQerrorMessage(conn));
+    char *text = strdup(PQgetvalue(result, 0, 0));
+    PQclear(result);
+    return text;
+}
+
+static void test_sale_ids_are_never_reused_and_delete_takes_the_purchases(void **state)
 {
     fixture_t *fixture = *state;
     migrate(fixture->conn);
     long long first = insert_sale(fixture->conn, "A");
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
-             " VALUES ('FS%lld-1', %lld, 1, 'A', 'alice', 5)",
-             first, first);
-    exec_ok(fixture->conn, sql);
-    exec_ok(fixture->conn, "DELETE FROM sales WHERE sku = 'A'");
-    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM purchases"), 0);
+    long long other = insert_sale(fixture->conn, "KEPT");
+    insert_purchase(fixture->conn, first, "A", 1);
+    insert_purchase(fixture->conn, first, "A", 2);
+    insert_purchase(fixture->conn, other, "KEPT", 1);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT flashsale_delete_sale('A')"), first);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM sales WHERE sku = 'A'"), 0);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM purchases WHERE sku = 'A'"), 0);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM purchases WHERE sku = 'KEPT'"),
+                     1);
+    /* No such sale: NULL, and nothing else is touched. */
+    char *none = query_text(fixture->conn, "SELECT flashsale_delete_sale('A')");
+    assert_string_equal(none, "");
+    free(none);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM purchases"), 1);
     /* A rolled-back insert consumes its id too. */
     exec_ok(fixture->conn, "BEGIN");
     long long rolled_back = insert_sale(fixture->conn, "B");
@@ -160,9 +184,84 @@ static void test_migrating_again_changes_nothing(void **state)
     insert_sale(fixture->conn, "A");
     migrate(fixture->conn);
     migrate(fixture->conn);
-    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM schema_migrations"), 1);
-    assert_int_equal(services_query_int(fixture->conn, "SELECT max(version) FROM schema_migrations"), 1);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM schema_migrations"),
+                     PG_SCHEMA_VERSION);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT max(version) FROM schema_migrations"),
+                     PG_SCHEMA_VERSION);
     assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM sales"), 1);
+}
+
+/* The purchases table's primary-key columns in order, e.g. "sale_id,sequence". Caller frees. */
+static char *primary_key(PGconn *conn)
+{
+    return query_text(conn, "SELECT string_agg(a.attname, ',' ORDER BY k.position)"
+                            " FROM pg_constraint c,"
+                            "   unnest(c.conkey) WITH ORDINALITY AS k (attnum, position), pg_attribute a"
+                            " WHERE c.conrelid = 'purchases'::regclass AND c.contype = 'p'"
+                            "   AND a.attrelid = c.conrelid AND a.attnum = k.attnum");
+}
+
+static long long foreign_keys(PGconn *conn)
+{
+    return services_query_int(conn, "SELECT count(*) FROM pg_constraint"
+                                    " WHERE conrelid = 'purchases'::regclass AND contype = 'f'");
+}
+
+static const char every_purchase[] =
+    "SELECT string_agg(purchase_no || ':' || sale_id || ':' || sequence || ':' || sku || ':' || user_id"
+    " || ':' || purchased_ms, ' ' ORDER BY sale_id, sequence) FROM purchases";
+
+static void test_migrates_version_1_with_data(void **state)
+{
+    fixture_t *fixture = *state;
+    char err[256] = "";
+    if (pg_schema_migrate_to(fixture->conn, 1, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT max(version) FROM schema_migrations"), 1);
+    char *key = primary_key(fixture->conn);
+    assert_string_equal(key, "purchase_no");
+    free(key);
+    assert_int_equal(foreign_keys(fixture->conn), 1);
+    long long first = insert_sale(fixture->conn, "A");
+    long long second = insert_sale(fixture->conn, "B");
+    for (long long sequence = 1; sequence <= 3; sequence++) {
+        insert_purchase(fixture->conn, first, "A", sequence);
+        insert_purchase(fixture->conn, second, "B", sequence);
+    }
+    char *before = query_text(fixture->conn, every_purchase);
+
+    migrate(fixture->conn);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT max(version) FROM schema_migrations"), 2);
+    char *after = query_text(fixture->conn, every_purchase);
+    assert_string_equal(after, before);
+    free(after);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM sales"), 2);
+    key = primary_key(fixture->conn);
+    assert_string_equal(key, "sale_id,sequence");
+    free(key);
+    assert_int_equal(foreign_keys(fixture->conn), 0);
+    /* One purchase per user and sku still holds; so does one per sale and sequence. */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
+             " VALUES ('FS%lld-9', %lld, 9, 'A', 'user-1', 5)",
+             first, first);
+    assert_int_equal(exec_status(fixture->conn, sql), PGRES_FATAL_ERROR);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
+             " VALUES ('FS%lld-1', %lld, 1, 'A', 'someone-new', 5)",
+             first, first);
+    assert_int_equal(exec_status(fixture->conn, sql), PGRES_FATAL_ERROR);
+
+    /* Again: nothing to do, nothing changes. */
+    migrate(fixture->conn);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM schema_migrations"), 2);
+    after = query_text(fixture->conn, every_purchase);
+    assert_string_equal(after, before);
+    free(after);
+    free(before);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT flashsale_delete_sale('A')"), first);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM purchases"), 3);
 }
 
 static void *migrate_on_own_connection(void *arg)
@@ -188,7 +287,8 @@ static void test_concurrent_starts_migrate_once(void **state)
         pthread_join(threads[i], &rc);
         assert_int_equal((intptr_t)rc, 0);
     }
-    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM schema_migrations"), 1);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM schema_migrations"),
+                     PG_SCHEMA_VERSION);
 }
 
 static void test_failure_is_one_line_and_rolls_back(void **state)
@@ -210,8 +310,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_creates_the_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enforces_one_purchase_per_user_and_sku, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sale_ids_are_never_reused_and_deletes_cascade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sale_ids_are_never_reused_and_delete_takes_the_purchases, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_migrating_again_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrates_version_1_with_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_starts_migrate_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_is_one_line_and_rolls_back, setup, teardown),
     };

@@ -2,7 +2,9 @@
  * The worker against a real redis-server and PostgreSQL (scripts/services.sh): orders move from
  * the sale streams into PostgreSQL exactly once through redeliveries, dead consumers, a kill -9
  * of the worker, a PostgreSQL outage and a Redis crash; bad orders go to the dead-letter stream;
- * the lag is read from Redis alone. Each test gets a fresh database and an empty Redis.
+ * the lag is read from Redis alone; a sale deleted while its orders are being stored keeps none
+ * of them, whichever of the two takes the sale's lock first. Each test gets a fresh database and
+ * an empty Redis.
  */
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -38,7 +40,8 @@ typedef struct {
     volatile sig_atomic_t stop;
 } running_worker_t;
 
-#define WORKERS_MAX 4
+#define WORKERS_MAX  4
+#define SESSIONS_MAX 2
 
 typedef struct {
     char url[256];
@@ -47,6 +50,9 @@ typedef struct {
     /* Workers still running; teardown stops them when a test failed half-way, so that they
      * cannot take the next test's orders. */
     running_worker_t *workers[WORKERS_MAX];
+    /* Connections a test keeps a transaction open on; closed before the workers are stopped,
+     * which may be waiting for their locks. */
+    PGconn *sessions[SESSIONS_MAX];
 } fixture_t;
 
 static redisContext *connect_redis(void)
@@ -99,6 +105,8 @@ static void stop_worker(fixture_t *fixture, running_worker_t *worker);
 static int teardown(void **state)
 {
     fixture_t *fixture = *state;
+    for (int i = 0; i < SESSIONS_MAX; i++)
+        PQfinish(fixture->sessions[i]);
     for (int i = 0; i < WORKERS_MAX; i++) {
         if (fixture->workers[i] != NULL)
             stop_worker(fixture, fixture->workers[i]);
@@ -425,6 +433,119 @@ static void test_order_of_a_deleted_sale_is_dropped(void **state)
     assert_int_equal(pending(fixture, "GONE"), 0);
 }
 
+/* A second connection to the test's database, closed by the teardown. */
+static PGconn *open_session(fixture_t *fixture)
+{
+    int slot = 0;
+    while (fixture->sessions[slot] != NULL)
+        slot++;
+    assert_true(slot < SESSIONS_MAX);
+    fixture->sessions[slot] = services_connect(fixture->url);
+    assert_non_null(fixture->sessions[slot]);
+    return fixture->sessions[slot];
+}
+
+static void exec_ok(PGconn *conn, const char *sql)
+{
+    PGresult *result = PQexec(conn, sql);
+    if (PQresultStatus(result) != PGRES_COMMAND_OK && PQresultStatus(result) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(conn));
+    PQclear(result);
+}
+
+/* Polls until some backend waits for a lock that `holder`'s backend holds; returns its pid. */
+static int wait_for_waiter(fixture_t *fixture, PGconn *holder)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE %d = ANY (pg_blocking_pids(pid))",
+             PQbackendPID(holder));
+    int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
+    long long pid;
+    while ((pid = services_query_int(fixture->conn, sql)) == 0) {
+        if (clock_monotonic_ms() > deadline)
+            fail_msg("nobody waits for a lock of backend %d", PQbackendPID(holder));
+        usleep(1000);
+    }
+    assert_true(pid > 0);
+    return (int)pid;
+}
+
+/* Polls until `waiter`'s backend waits for a lock that the backend `holder_pid` holds. */
+static void wait_blocked_by(fixture_t *fixture, PGconn *waiter, int holder_pid)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT (%d = ANY (pg_blocking_pids(%d)))::integer", holder_pid,
+             PQbackendPID(waiter));
+    int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
+    while (services_query_int(fixture->conn, sql) != 1) {
+        if (clock_monotonic_ms() > deadline)
+            fail_msg("backend %d does not wait for backend %d", PQbackendPID(waiter), holder_pid);
+        usleep(1000);
+    }
+}
+
+/*
+ * The worker locks the sale first, the delete waits for its commit: the delete then removes the
+ * orders the worker committed meanwhile. To hold the worker's transaction open after it took
+ * the lock, another transaction holds an uncommitted copy of its first order, on which the
+ * worker's ON CONFLICT waits.
+ */
+static void test_delete_waiting_for_a_batch_removes_its_orders(void **state)
+{
+    fixture_t *fixture = *state;
+    migrate(fixture);
+    long long sale = create_sale(fixture, "RACE");
+    for (long long i = 1; i <= 100; i++)
+        add_order(fixture, "RACE", sale, i);
+    PGconn *holder = open_session(fixture);
+    exec_ok(holder, "BEGIN");
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
+             " VALUES ('FS%lld-1', %lld, 1, 'RACE', 'user-1', 1)",
+             sale, sale);
+    exec_ok(holder, sql);
+    running_worker_t *worker = start_worker(fixture, 1000);
+    int worker_pid = wait_for_waiter(fixture, holder);
+
+    PGconn *deleter = open_session(fixture);
+    assert_int_equal(PQsendQuery(deleter, "SELECT flashsale_delete_sale('RACE')"), 1);
+    wait_blocked_by(fixture, deleter, worker_pid);
+    exec_ok(holder, "ROLLBACK");
+    PGresult *result = PQgetResult(deleter);
+    assert_int_equal(PQresultStatus(result), PGRES_TUPLES_OK);
+    assert_int_equal(strtoll(PQgetvalue(result, 0, 0), NULL, 10), sale);
+    PQclear(result);
+    assert_null(PQgetResult(deleter));
+
+    const char *skus[] = {"RACE"};
+    wait_drained(fixture, skus, 1, 0);
+    stop_worker(fixture, worker);
+    assert_int_equal(dead_letters(fixture), 0);
+}
+
+/* The delete locks the sale first, the worker waits for its commit: it then stores nothing. */
+static void test_batch_waiting_for_a_delete_stores_nothing(void **state)
+{
+    fixture_t *fixture = *state;
+    migrate(fixture);
+    long long sale = create_sale(fixture, "RACE");
+    for (long long i = 1; i <= 100; i++)
+        add_order(fixture, "RACE", sale, i);
+    PGconn *deleter = open_session(fixture);
+    exec_ok(deleter, "BEGIN");
+    assert_int_equal(services_query_int(deleter, "SELECT flashsale_delete_sale('RACE')"), sale);
+    running_worker_t *worker = start_worker(fixture, 1000);
+    wait_for_waiter(fixture, deleter);
+    exec_ok(deleter, "COMMIT");
+
+    const char *skus[] = {"RACE"};
+    wait_drained(fixture, skus, 1, 0);
+    stop_worker(fixture, worker);
+    assert_int_equal(dead_letters(fixture), 0);
+}
+
 static void reconnect_postgres(fixture_t *fixture)
 {
     PQfinish(fixture->conn);
@@ -551,6 +672,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_order_refused_by_postgres_is_dead_lettered_after_max_deliveries,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_of_a_deleted_sale_is_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_waiting_for_a_batch_removes_its_orders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_waiting_for_a_delete_stores_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_postgres_outage_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_crash_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_workers_share_the_streams, setup, teardown),
