@@ -18,7 +18,7 @@ const char config_usage[] =
     "  --admin-key KEY     secret of the admin API (ADMIN_KEY; required unless --demo)\n"
     "  --threads N         event-loop threads (THREADS, default: the CPU count)\n"
     "  --demo              create a live demo sale DEMO-001 with stock 100\n"
-    "  --redis URL         redis://HOST:PORT[/DB]: distributed mode (REDIS_URL)\n"
+    "  --redis URL         redis://[[USERNAME]:PASSWORD@]HOST[:PORT][/DB]: distributed mode (REDIS_URL)\n"
     "  --postgres URL      postgresql://... (DATABASE_URL), with --redis\n"
     "  --with-worker       run the persister inside the server (distributed mode)\n"
     "  --help              this text\n"

@@ -454,8 +454,8 @@ static void warn_unless_durable(redisContext *redis)
 static int prepare_stores(const redis_address_t *address, const char *postgres_url, char *err,
                           size_t err_size)
 {
-    redisContext *redis = redis_address_connect(address, REDIS_TIMEOUT_MS, err, err_size);
-    if (redis == NULL)
+    redisContext *redis;
+    if (redis_address_connect(address, REDIS_TIMEOUT_MS, &redis, err, err_size) != REDIS_CONNECT_OK)
         return -1;
     int result = redis_sale_load_scripts(redis, err, err_size);
     if (result == 0)
@@ -477,10 +477,8 @@ static int prepare_stores(const redis_address_t *address, const char *postgres_u
 engine_t *distributed_engine_open(const char *redis_url, const char *postgres_url, char *err, size_t err_size)
 {
     redis_address_t address;
-    if (redis_address_parse(redis_url, &address) != 0) {
-        snprintf(err, err_size, "bad Redis URL \"%s\" (expected redis://HOST[:PORT][/DB])", redis_url);
+    if (redis_address_parse(redis_url, &address, err, err_size) != 0)
         return NULL;
-    }
     if (prepare_stores(&address, postgres_url, err, err_size) != 0)
         return NULL;
     distributed_engine_t *engine = calloc(1, sizeof(*engine));

@@ -271,8 +271,9 @@ struct reconciler {
 
 static int connect_and_run(reconciler_t *reconciler, char *err, size_t err_size)
 {
-    redisContext *redis = redis_address_connect(&reconciler->redis, REDIS_TIMEOUT_MS, err, err_size);
-    if (redis == NULL)
+    redisContext *redis;
+    if (redis_address_connect(&reconciler->redis, REDIS_TIMEOUT_MS, &redis, err, err_size) !=
+        REDIS_CONNECT_OK)
         return -1;
     PGconn *pg = PQconnectdb(reconciler->postgres_url);
     int result = -1;

@@ -22,8 +22,13 @@ struct redis_client {
     redisAsyncContext *context;
     bool connected;
     uint64_t connection_count; /* established so far */
-    /* So that a Redis that stays down is logged once, not at every retry. */
+    /* Replies to this connection's AUTH and SELECT not yet received: it counts as established
+     * once they are all in. */
+    int start_replies_due;
+    /* So that a Redis that stays down is logged once, not at every retry; a new reason (say, from
+     * "connection refused" to a refused password) is logged again. */
     bool down_reported;
+    char down_reason[160];
     h2o_timeout_t flush_timeout;   /* 0 ms: see redis_loop */
     h2o_timeout_t command_timeout; /* timeout_ms; entries in send order */
     h2o_timeout_t retry_timeout;   /* RETRY_TICK_MS */
@@ -47,68 +52,6 @@ typedef struct {
     const char **argv; /* script: argv[0] and argv[1] are filled at send time */
     size_t *lens;
 } request_t;
-
-int redis_address_parse(const char *url, redis_address_t *address)
-{
-    static const char scheme[] = "redis://";
-    if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
-        return -1;
-    const char *host = url + sizeof(scheme) - 1;
-    size_t host_len = strcspn(host, ":/");
-    if (host_len == 0 || host_len > REDIS_ADDRESS_HOST_MAX)
-        return -1;
-    memcpy(address->host, host, host_len);
-    address->host[host_len] = '\0';
-    address->port = 6379;
-    address->db = 0;
-    const char *rest = host + host_len;
-    char *end;
-    if (*rest == ':') {
-        long port = strtol(rest + 1, &end, 10);
-        if (end == rest + 1 || port < 1 || port > 65535)
-            return -1;
-        address->port = (int)port;
-        rest = end;
-    }
-    if (*rest == '/' && rest[1] != '\0') {
-        long db = strtol(rest + 1, &end, 10);
-        if (end == rest + 1 || *end != '\0' || db < 0 || db > 65535)
-            return -1;
-        address->db = (int)db;
-        rest = end;
-    } else if (*rest == '/') {
-        rest++;
-    }
-    return *rest == '\0' ? 0 : -1;
-}
-
-redisContext *redis_address_connect(const redis_address_t *address, int timeout_ms, char *err,
-                                    size_t err_size)
-{
-    struct timeval timeout = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    redisContext *redis = redisConnectWithTimeout(address->host, address->port, timeout);
-    if (redis == NULL || redis->err != 0) {
-        snprintf(err, err_size, "redis %s:%d: %s", address->host, address->port,
-                 redis != NULL ? redis->errstr : "out of memory");
-        redisFree(redis);
-        return NULL;
-    }
-    redisSetTimeout(redis, timeout);
-    if (address->db != 0) {
-        redisReply *reply = redisCommand(redis, "SELECT %d", address->db);
-        if (reply == NULL || reply->type != REDIS_REPLY_STATUS) {
-            snprintf(err, err_size, "redis SELECT %d: %s", address->db,
-                     reply == NULL                      ? redis->errstr
-                     : reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                        : "bad reply");
-            freeReplyObject(reply);
-            redisFree(redis);
-            return NULL;
-        }
-        freeReplyObject(reply);
-    }
-    return redis;
-}
 
 int redis_script_load(redisContext *redis, redis_script_t *script, char *err, size_t err_size)
 {
@@ -151,9 +94,22 @@ static void on_retry_tick(h2o_timeout_entry_t *entry)
 
 static void report_down(redis_client_t *client, const char *why)
 {
-    if (!client->down_reported)
+    if (!client->down_reported || strncmp(client->down_reason, why, sizeof(client->down_reason) - 1) != 0)
         fprintf(stderr, "redis %s:%d: %s; reconnecting\n", client->address.host, client->address.port, why);
     client->down_reported = true;
+    snprintf(client->down_reason, sizeof(client->down_reason), "%s", why);
+}
+
+static void established(redis_client_t *client)
+{
+    client->connected = true;
+    client->connection_count++;
+    client->retry_delay_ms = RETRY_FIRST_DELAY_MS;
+    if (client->connection_count > 1)
+        atomic_fetch_add_explicit(&client->stats->reconnects, 1, memory_order_relaxed);
+    if (client->down_reported)
+        fprintf(stderr, "redis %s:%d: connected\n", client->address.host, client->address.port);
+    client->down_reported = false;
 }
 
 static void on_connect(const redisAsyncContext *context, int status)
@@ -168,14 +124,8 @@ static void on_connect(const redisAsyncContext *context, int status)
         }
         return;
     }
-    client->connected = true;
-    client->connection_count++;
-    client->retry_delay_ms = RETRY_FIRST_DELAY_MS;
-    if (client->connection_count > 1)
-        atomic_fetch_add_explicit(&client->stats->reconnects, 1, memory_order_relaxed);
-    if (client->down_reported)
-        fprintf(stderr, "redis %s:%d: connected\n", client->address.host, client->address.port);
-    client->down_reported = false;
+    if (client->start_replies_due == 0)
+        established(client);
 }
 
 static void on_disconnect(const redisAsyncContext *context, int status)
@@ -190,6 +140,7 @@ static void on_disconnect(const redisAsyncContext *context, int status)
     }
 }
 
+static void on_auth(void *ctx, redisReply *reply);
 static void on_select(void *ctx, redisReply *reply);
 
 static void connect_now(redis_client_t *client)
@@ -209,7 +160,14 @@ static void connect_now(redis_client_t *client)
     redisAsyncSetConnectCallback(context, on_connect);
     redisAsyncSetDisconnectCallback(context, on_disconnect);
     client->context = context;
-    /* Sent first, so every later command of this connection runs in the right database. */
+    /* Sent first, so every later command of this connection runs logged in and in the right
+     * database. */
+    const char *auth_argv[3];
+    size_t auth_lens[3];
+    int auth_argc = redis_address_auth_command(&client->address, auth_argv, auth_lens);
+    client->start_replies_due = (auth_argc > 0) + (client->address.db != 0);
+    if (auth_argc > 0)
+        redis_client_command(client, auth_argc, auth_argv, auth_lens, on_auth, client);
     if (client->address.db != 0) {
         char db[12];
         int db_len = snprintf(db, sizeof(db), "%d", client->address.db);
@@ -231,13 +189,34 @@ static void drop_connection(redis_client_t *client, bool retry)
         redisAsyncFree(context);
 }
 
+/*
+ * The reply to AUTH or SELECT. NULL means the connection is gone, which whoever dropped it has
+ * seen to. A refusal is an outage of this client (what was queued behind it fails, not a command
+ * runs logged out or in database 0).
+ */
+static void start_reply(redis_client_t *client, redisReply *reply, const char *refused)
+{
+    if (reply == NULL)
+        return;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        char why[sizeof(client->down_reason)];
+        snprintf(why, sizeof(why), "%s%s", refused, reply->str);
+        report_down(client, why);
+        drop_connection(client, true);
+        return;
+    }
+    if (--client->start_replies_due == 0)
+        established(client);
+}
+
+static void on_auth(void *ctx, redisReply *reply)
+{
+    start_reply(ctx, reply, "authentication failed: ");
+}
+
 static void on_select(void *ctx, redisReply *reply)
 {
-    redis_client_t *client = ctx;
-    if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-        report_down(client, reply->str);
-        drop_connection(client, true);
-    }
+    start_reply(ctx, reply, "SELECT refused: ");
 }
 
 static void on_command_timeout(h2o_timeout_entry_t *entry)

@@ -6,6 +6,11 @@
  * unreachable Redis must not hang a request: the connection is dropped and every pending command
  * fails), reconnects by itself with exponential backoff, and runs Lua scripts by SHA, sending the
  * body again when Redis answers NOSCRIPT (after a restart or a SCRIPT FLUSH).
+ *
+ * Every new connection starts with AUTH (when the address has a password), then SELECT (when its
+ * database is not 0), ahead of any command queued meanwhile; Redis answers in order, so those run
+ * logged in and in the right database. A refused AUTH or SELECT drops the connection like an
+ * outage: the commands behind it fail and the client retries with its backoff.
  */
 #ifndef FLASHSALE_REDIS_CLIENT_H
 #define FLASHSALE_REDIS_CLIENT_H
@@ -16,20 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define REDIS_ADDRESS_HOST_MAX 255
-
-typedef struct {
-    char host[REDIS_ADDRESS_HOST_MAX + 1];
-    int port;
-    int db;
-} redis_address_t;
-
-/* Parses "redis://HOST[:PORT][/DB]" (port 6379 and db 0 by default); returns 0 or -1. */
-int redis_address_parse(const char *url, redis_address_t *address);
-
-/* Connects a blocking context with both connect and command timeouts; NULL with err set on failure. */
-redisContext *redis_address_connect(const redis_address_t *address, int timeout_ms, char *err,
-                                    size_t err_size);
+#include "distributed/redis_address.h"
 
 typedef struct {
     const char *body; /* the Lua source; static */
@@ -63,8 +55,9 @@ redis_client_t *redis_client_create(h2o_loop_t *loop, const redis_address_t *add
 void redis_client_destroy(redis_client_t *client);
 bool redis_client_is_connected(const redis_client_t *client);
 /*
- * Counts the connections established so far (0 before the first): a change means the client may
- * now be talking to another Redis (a restart, a failover), so what was read before may be stale.
+ * Counts the connections established so far (0 before the first), each counted once its AUTH and
+ * SELECT were accepted: a change means the client may now be talking to another Redis (a restart,
+ * a failover), so what was read before may be stale.
  */
 uint64_t redis_client_connection_count(const redis_client_t *client);
 

@@ -219,6 +219,13 @@ int worker_run(const worker_options_t *options, volatile sig_atomic_t *stop)
     worker.streams = worker_streams_open(options->redis_url, consumer, options->block_ms, err, sizeof err);
     if (worker.streams != NULL)
         worker.store = worker_store_open(options->postgres_url, err, sizeof err);
+    /* A Redis that is down at start is an outage like any other, retried below; one that refuses
+     * the password (or the database) says the configuration is wrong, which no retry fixes. */
+    if (worker.store != NULL &&
+        worker_streams_connect(worker.streams, err, sizeof err) == REDIS_CONNECT_REFUSED) {
+        worker_store_close(worker.store);
+        worker.store = NULL;
+    }
     if (worker.store == NULL) {
         fprintf(stderr, "worker: %s\n", err);
         worker_streams_close(worker.streams);

@@ -19,7 +19,7 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *redis_url;    /* redis://HOST[:PORT][/DB] */
+    const char *redis_url;    /* redis://[[USERNAME]:PASSWORD@]HOST[:PORT][/DB] */
     const char *postgres_url; /* a libpq connection URI */
     size_t batch_size;        /* orders per stream per read, and per claim */
     int block_ms;             /* longest wait for new orders; also bounds how late a stop is seen */
@@ -39,8 +39,8 @@ void worker_options_init(worker_options_t *options, const char *redis_url, const
 
 /*
  * Runs until *stop becomes non-zero (seen within about block_ms); returns 0 then, or -1 after
- * logging why the configuration cannot work (a URL that does not parse). Outages are not
- * errors: they are logged and retried.
+ * logging why the configuration cannot work (a URL that does not parse, a Redis that refuses its
+ * password or database at start). Outages are not errors: they are logged and retried.
  */
 int worker_run(const worker_options_t *options, volatile sig_atomic_t *stop);
 

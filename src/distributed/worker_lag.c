@@ -144,7 +144,7 @@ static void sample(worker_lag_sampler_t *sampler, redisContext **redis)
     char err[256];
     worker_lag_t lag;
     if (*redis == NULL)
-        *redis = redis_address_connect(&sampler->redis, SAMPLE_TIMEOUT_MS, err, sizeof(err));
+        redis_address_connect(&sampler->redis, SAMPLE_TIMEOUT_MS, redis, err, sizeof(err));
     if (*redis != NULL && worker_lag_read(*redis, &lag, err, sizeof(err)) == 0) {
         store_sample(sampler, &lag);
         sampler->failing = false;

@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "distributed/outbox.h"
-#include "distributed/redis_client.h"
 #include "distributed/redis_sale.h"
 
 /* A reply may take block_ms by design; anything this much later means Redis is stuck. */
@@ -85,8 +84,7 @@ worker_streams_t *worker_streams_open(const char *redis_url, const char *consume
         return NULL;
     }
     streams->block_ms = block_ms;
-    if (redis_address_parse(redis_url, &streams->address) != 0) {
-        snprintf(err, err_size, "redis: bad URL %s (expected redis://HOST[:PORT][/DB])", redis_url);
+    if (redis_address_parse(redis_url, &streams->address, err, err_size) != 0) {
         worker_streams_close(streams);
         return NULL;
     }
@@ -156,12 +154,17 @@ static redisReply *run(worker_streams_t *streams, char *err, size_t err_size, co
     return reply;
 }
 
+redis_connect_result_t worker_streams_connect(worker_streams_t *streams, char *err, size_t err_size)
+{
+    if (streams->redis != NULL)
+        return REDIS_CONNECT_OK;
+    return redis_address_connect(&streams->address, streams->block_ms + REPLY_GRACE_MS, &streams->redis, err,
+                                 err_size);
+}
+
 static int ensure_connected(worker_streams_t *streams, char *err, size_t err_size)
 {
-    if (streams->redis == NULL)
-        streams->redis =
-            redis_address_connect(&streams->address, streams->block_ms + REPLY_GRACE_MS, err, err_size);
-    return streams->redis != NULL ? 0 : -1;
+    return worker_streams_connect(streams, err, err_size) == REDIS_CONNECT_OK ? 0 : -1;
 }
 
 /* Replaces the key list with the stream of every member of the sales set. */

@@ -18,18 +18,25 @@
 #include <hiredis/hiredis.h>
 #include <stddef.h>
 
+#include "distributed/redis_address.h"
 #include "distributed/worker_batch.h"
 
 typedef struct worker_streams worker_streams_t;
 
 /*
- * Parses redis://HOST[:PORT][/DB] without connecting; NULL with one human line in
+ * Parses the Redis URL (redis_address.h) without connecting; NULL with one human line in
  * err when it does not parse. consumer (copied) names this worker in the consumer group and must
  * be unique among live workers. block_ms bounds how long a read waits for new orders.
  */
 worker_streams_t *worker_streams_open(const char *redis_url, const char *consumer, int block_ms, char *err,
                                       size_t err_size);
 void worker_streams_close(worker_streams_t *streams);
+
+/*
+ * Connects unless connected (every other call does so too); returns REDIS_CONNECT_OK, or why not
+ * with one line in err. The worker calls it once at start, where a refused password is fatal.
+ */
+redis_connect_result_t worker_streams_connect(worker_streams_t *streams, char *err, size_t err_size);
 
 /*
  * Re-reads the set of sales and makes sure every sale's stream exists with the consumer group

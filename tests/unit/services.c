@@ -1,12 +1,20 @@
 #include "services.h"
 
+#include <hiredis/hiredis.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+/* How long a protected redis-server may take to answer its first PING. */
+#define PROTECTED_REDIS_START_MS 10000
 
 /* A port the kernel just found free on 127.0.0.1. */
 static int free_port(void)
@@ -111,4 +119,75 @@ int services_group_teardown(void **state)
     (void)state;
     services_destroy(&services);
     return 0;
+}
+
+/* Whether a PING on a fresh connection is answered NOAUTH: the server is up and wants a password. */
+static bool answers_noauth(int port)
+{
+    struct timeval timeout = {1, 0};
+    redisContext *redis = redisConnectWithTimeout("127.0.0.1", port, timeout);
+    redisReply *reply = redis != NULL && redis->err == 0 ? redisCommand(redis, "PING") : NULL;
+    bool noauth = reply != NULL && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOAUTH", 6) == 0;
+    freeReplyObject(reply);
+    redisFree(redis);
+    return noauth;
+}
+
+int protected_redis_start(protected_redis_t *redis, const char *password, const char *user,
+                          const char *user_password)
+{
+    memset(redis, 0, sizeof *redis);
+    snprintf(redis->dir, sizeof redis->dir, "/tmp/flashsale-test-redis-XXXXXX");
+    if (mkdtemp(redis->dir) == NULL || (redis->port = free_port()) < 0) {
+        fprintf(stderr, "services: no directory or port for a protected redis-server\n");
+        return -1;
+    }
+    char port[12], log[160], acl_password[256];
+    snprintf(port, sizeof port, "%d", redis->port);
+    snprintf(log, sizeof log, "%s/redis.log", redis->dir);
+    snprintf(acl_password, sizeof acl_password, ">%s", user_password);
+    redis->pid = fork();
+    if (redis->pid == 0) {
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", redis->dir,
+               "--logfile", log, "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+               "--requirepass", password, "--user", user, "on", acl_password, "~*", "&*", "+@all",
+               (char *)NULL);
+        _exit(127);
+    }
+    if (redis->pid < 0) {
+        fprintf(stderr, "services: fork failed\n");
+        return -1;
+    }
+    for (int waited = 0; waited < PROTECTED_REDIS_START_MS; waited += 20) {
+        if (answers_noauth(redis->port))
+            return 0;
+        if (waitpid(redis->pid, NULL, WNOHANG) == redis->pid) {
+            redis->pid = 0;
+            break;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000000L}, NULL);
+    }
+    if (redis->pid > 0) {
+        kill(redis->pid, SIGKILL);
+        waitpid(redis->pid, NULL, 0);
+        redis->pid = 0;
+    }
+    fprintf(stderr, "services: the protected redis-server did not start; see %s\n", log);
+    return -1;
+}
+
+void protected_redis_stop(protected_redis_t *redis)
+{
+    if (redis->pid > 0) {
+        kill(redis->pid, SIGTERM);
+        waitpid(redis->pid, NULL, 0);
+        redis->pid = 0;
+    }
+    if (redis->dir[0] != '\0') {
+        char command[192];
+        snprintf(command, sizeof command, "rm -rf '%s'", redis->dir);
+        if (system(command) != 0)
+            fprintf(stderr, "services: could not remove %s\n", redis->dir);
+        redis->dir[0] = '\0';
+    }
 }

@@ -1,6 +1,7 @@
 /*
  * services: a private redis-server and PostgreSQL for one test program, through
- * scripts/services.sh, on free loopback ports and in a fresh directory under /tmp.
+ * scripts/services.sh, on free loopback ports and in a fresh directory under /tmp; and, for the
+ * tests of AUTH, a redis-server that wants a password, which a test starts and stops itself.
  *
  * The script path comes from the SERVICES_SCRIPT environment variable (set by meson).
  */
@@ -9,6 +10,7 @@
 
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 typedef struct {
     char dir[128];
@@ -43,5 +45,22 @@ PGconn *services_connect(const char *url);
 
 /* The single value of a one-row, one-column query as an integer; -1 when the query fails. */
 long long services_query_int(PGconn *conn, const char *sql);
+
+/*
+ * A redis-server that wants a password: requirepass for the default user plus one ACL user with
+ * every right, on a free port and in a fresh directory, with the append-only file fsynced as in
+ * production. A test starts and stops it itself (services.sh knows no passwords).
+ */
+typedef struct {
+    char dir[128];
+    int port;
+    pid_t pid;
+} protected_redis_t;
+
+/* Starts it and waits until PING answers NOAUTH; returns 0 or -1 after printing why. */
+int protected_redis_start(protected_redis_t *redis, const char *password, const char *user,
+                          const char *user_password);
+/* Stops it (if it runs) and removes its directory. */
+void protected_redis_stop(protected_redis_t *redis);
 
 #endif

@@ -6,8 +6,10 @@
  * status reads off Redis, answers within a bound while Redis is down or hung and recovery without
  * a restart, purchases while PostgreSQL is down, the reconciliation after FLUSHALL or a lost sale
  * hash, the persistence lag in /metrics and /health, and the sold-out cache (the script's answers
- * without Redis, dropped when the sale changes or the connection does). Each test gets a fresh
- * database and an empty Redis.
+ * without Redis, dropped when the sale changes or the connection does); the Redis URL's grammar,
+ * and a Redis that wants a password (its own redis-server): AUTH before SELECT on every
+ * connection, a refused password at open and on a reconnect. Each test gets a fresh database and
+ * an empty Redis.
  */
 #include <hiredis/hiredis.h>
 #include <setjmp.h>
@@ -108,15 +110,20 @@ static const engine_ops_t *ops(fixture_t *fixture)
     return fixture->engine->ops;
 }
 
-static void open_engine(fixture_t *fixture)
+static void open_engine_at(fixture_t *fixture, const char *redis_url)
 {
     char err[512] = "";
-    fixture->engine = distributed_engine_open(services.redis_url, fixture->postgres_url, err, sizeof(err));
+    fixture->engine = distributed_engine_open(redis_url, fixture->postgres_url, err, sizeof(err));
     if (fixture->engine == NULL)
         fail_msg("open: %s", err);
     fixture->loop = h2o_evloop_create();
     fixture->handle = ops(fixture)->attach(fixture->engine, fixture->loop);
     assert_non_null(fixture->handle);
+}
+
+static void open_engine(fixture_t *fixture)
+{
+    open_engine_at(fixture, services.redis_url);
 }
 
 static void close_engine(fixture_t *fixture)
@@ -152,13 +159,18 @@ static long long redis_int(fixture_t *fixture, const char *format, ...)
     return value;
 }
 
-static void connect_redis(fixture_t *fixture)
+static void connect_redis_at(fixture_t *fixture, const char *url)
 {
     redis_address_t address;
-    char err[256];
-    assert_int_equal(redis_address_parse(services.redis_url, &address), 0);
-    fixture->redis = redis_address_connect(&address, 5000, err, sizeof(err));
-    assert_non_null(fixture->redis);
+    char err[512];
+    if (redis_address_parse(url, &address, err, sizeof(err)) != 0 ||
+        redis_address_connect(&address, 5000, &fixture->redis, err, sizeof(err)) != REDIS_CONNECT_OK)
+        fail_msg("%s", err);
+}
+
+static void connect_redis(fixture_t *fixture)
+{
+    connect_redis_at(fixture, services.redis_url);
 }
 
 static int setup(void **state)
@@ -958,20 +970,230 @@ static void test_lag_is_reported(void **state)
     assert_non_null(strstr(detail, "4 orders waiting, oldest 12"));
 }
 
+/*
+ * The AUTH tests' own redis-server: a password for the default user and an ACL user whose
+ * password needs escaping in a URL. The engine uses database 2, so that AUTH must come before
+ * SELECT on every connection.
+ */
+#define PROTECTED_PASSWORD      "s3cret-pass"
+#define PROTECTED_USER          "alice"
+#define PROTECTED_USER_PASSWORD "p@ss:word"
+#define PROTECTED_USER_ESCAPED  "p%40ss%3Aword"
+
+static protected_redis_t protected_redis;
+
+/* redis://USERINFO@127.0.0.1:PORT/2 on the protected server. */
+static void protected_url(char *out, size_t size, const char *userinfo)
+{
+    snprintf(out, size, "redis://%s@127.0.0.1:%d/2", userinfo, protected_redis.port);
+}
+
+static int setup_protected(void **state)
+{
+    if (protected_redis_start(&protected_redis, PROTECTED_PASSWORD, PROTECTED_USER,
+                              PROTECTED_USER_PASSWORD) != 0)
+        return -1;
+    fixture_t *fixture = calloc(1, sizeof(*fixture));
+    *state = fixture;
+    if (services_fresh_database(&services, fixture->postgres_url, sizeof(fixture->postgres_url)) != 0)
+        return -1;
+    char url[128];
+    protected_url(url, sizeof(url), ":" PROTECTED_PASSWORD);
+    connect_redis_at(fixture, url);
+    open_engine_at(fixture, url);
+    fixture->pg = services_connect(fixture->postgres_url);
+    return fixture->pg != NULL ? 0 : -1;
+}
+
+static int teardown_protected(void **state)
+{
+    teardown(state);
+    protected_redis_stop(&protected_redis);
+    return 0;
+}
+
+static void test_protected_redis_is_logged_in_to(void **state)
+{
+    fixture_t *fixture = *state;
+    create_live_sale(fixture, "AUTH", 10);
+    assert_int_equal(purchase(fixture, "AUTH", "alice").outcome, SALE_OUTCOME_SUCCESS);
+
+    /* An ACL user, with the password percent-encoded. */
+    fixture_t other = {0};
+    snprintf(other.postgres_url, sizeof(other.postgres_url), "%s", fixture->postgres_url);
+    char url[128];
+    protected_url(url, sizeof(url), PROTECTED_USER ":" PROTECTED_USER_ESCAPED);
+    open_engine_at(&other, url);
+    assert_int_equal(purchase(&other, "AUTH", "bob").outcome, SALE_OUTCOME_SUCCESS);
+    close_engine(&other);
+    assert_int_equal(purchase(fixture, "AUTH", "bob").outcome, SALE_OUTCOME_ALREADY_PURCHASED);
+
+    /* Every connection ran SELECT after AUTH: nothing was written to database 0. */
+    assert_true(redis_int(fixture, "DBSIZE") > 0);
+    freeReplyObject(redis_do(fixture, "SELECT 0"));
+    assert_int_equal(redis_int(fixture, "DBSIZE"), 0);
+}
+
+/* Opens an engine on url, expecting it to fail with a message that starts with `expected`. */
+static void assert_open_refused(fixture_t *fixture, const char *url, const char *expected, const char *secret)
+{
+    char err[512] = "";
+    engine_t *engine = distributed_engine_open(url, fixture->postgres_url, err, sizeof(err));
+    assert_null(engine);
+    if (strncmp(err, expected, strlen(expected)) != 0 || strchr(err, '\n') != NULL ||
+        (secret != NULL && strstr(err, secret) != NULL))
+        fail_msg("%s: %s", url, err);
+}
+
+static void test_wrong_password_fails_the_open(void **state)
+{
+    fixture_t *fixture = *state;
+    char url[128];
+    protected_url(url, sizeof(url), ":not-the-" PROTECTED_PASSWORD);
+    assert_open_refused(fixture, url, "redis: authentication failed: WRONGPASS", "not-the-");
+    protected_url(url, sizeof(url), PROTECTED_USER ":wrong" PROTECTED_USER_ESCAPED);
+    assert_open_refused(fixture, url, "redis: authentication failed: WRONGPASS", "wrong");
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/2", protected_redis.port);
+    assert_open_refused(fixture, url, "redis SELECT 2: NOAUTH", NULL);
+    snprintf(url, sizeof(url), "redis://:" PROTECTED_PASSWORD "@127.0.0.1:%d/x", protected_redis.port);
+    assert_open_refused(fixture, url, "bad Redis URL \"redis://:***@127.0.0.1:", PROTECTED_PASSWORD);
+}
+
+static void test_reconnect_logs_in_again(void **state)
+{
+    fixture_t *fixture = *state;
+    create_live_sale(fixture, "REAUTH", 10);
+    assert_int_equal(purchase(fixture, "REAUTH", "alice").outcome, SALE_OUTCOME_SUCCESS);
+    long long reconnects = counter(fixture, "flashsale_redis_reconnects_total");
+
+    /* The password changes, then every connection but this one is cut: each reconnect of the
+     * engine is refused at AUTH, which is an outage, never a connection. */
+    freeReplyObject(redis_do(fixture, "CONFIG SET requirepass changed"));
+    freeReplyObject(redis_do(fixture, "CLIENT KILL TYPE normal SKIPME yes"));
+    /* Long enough for several reconnects (50, 100, 200 ms apart). */
+    int64_t until = clock_monotonic_ms() + 600;
+    while (clock_monotonic_ms() < until) {
+        assert_int_equal(purchase(fixture, "REAUTH", "bob").status, ENGINE_UNAVAILABLE);
+        run_for(fixture, 20);
+    }
+    assert_int_equal(counter(fixture, "flashsale_redis_reconnects_total"), reconnects);
+    redisReply *log = redis_do(fixture, "ACL LOG");
+    assert_int_equal(log->type, REDIS_REPLY_ARRAY);
+    assert_true(log->elements > 0);
+    freeReplyObject(log);
+
+    /* The right password again: the next reconnect logs in and selects database 2. */
+    freeReplyObject(redis_do(fixture, "CONFIG SET requirepass " PROTECTED_PASSWORD));
+    assert_int_equal(purchase_when_available(fixture, "REAUTH", "bob").outcome, SALE_OUTCOME_SUCCESS);
+    assert_int_equal(purchase(fixture, "REAUTH", "alice").outcome, SALE_OUTCOME_ALREADY_PURCHASED);
+    assert_true(counter(fixture, "flashsale_redis_reconnects_total") > reconnects);
+}
+
+/* Parses url, expecting a failure whose message tells `problem`, masks it and never shows `secret`. */
+static void assert_url_refused(const char *url, const char *problem, const char *secret)
+{
+    redis_address_t address;
+    char err[512] = "";
+    assert_int_equal(redis_address_parse(url, &address, err, sizeof(err)), -1);
+    if (strstr(err, problem) == NULL || strstr(err, "(expected " REDIS_ADDRESS_URL_FORM ")") == NULL ||
+        (secret != NULL && strstr(err, secret) != NULL))
+        fail_msg("%s: %s", url, err);
+}
+
+static void assert_masked(const char *url, const char *expected)
+{
+    char masked[256];
+    redis_address_mask_url(url, masked, sizeof(masked));
+    assert_string_equal(masked, expected);
+}
+
 static void test_redis_url_parsing(void **state)
 {
     (void)state;
     redis_address_t address;
-    assert_int_equal(redis_address_parse("redis://10.0.0.1:7000/3", &address), 0);
+    char err[512];
+    assert_int_equal(redis_address_parse("redis://10.0.0.1:7000/3", &address, err, sizeof(err)), 0);
     assert_string_equal(address.host, "10.0.0.1");
     assert_int_equal(address.port, 7000);
     assert_int_equal(address.db, 3);
-    assert_int_equal(redis_address_parse("redis://cache", &address), 0);
+    assert_false(address.auth);
+    assert_int_equal(redis_address_parse("redis://cache", &address, err, sizeof(err)), 0);
     assert_int_equal(address.port, 6379);
     assert_int_equal(address.db, 0);
-    assert_int_equal(redis_address_parse("redis://cache:0", &address), -1);
-    assert_int_equal(redis_address_parse("http://cache", &address), -1);
-    assert_int_equal(redis_address_parse("redis://cache/x", &address), -1);
+    assert_int_equal(redis_address_parse("redis://cache:6380/", &address, err, sizeof(err)), 0);
+    assert_int_equal(address.port, 6380);
+    assert_url_refused("redis://cache:0", "the port is not a number", NULL);
+    assert_url_refused("http://cache", "does not start with redis://", NULL);
+    assert_url_refused("redis://cache/x", "the database is not a number", NULL);
+    assert_url_refused("redis://cache:6379x", "unexpected text", NULL);
+    assert_url_refused("redis://", "no host", NULL);
+
+    /* The default user of a requirepass server: AUTH PASSWORD, then SELECT. */
+    assert_int_equal(redis_address_parse("redis://:s3cret@cache:7000/2", &address, err, sizeof(err)), 0);
+    assert_true(address.auth);
+    assert_string_equal(address.username, "");
+    assert_string_equal(address.password, "s3cret");
+    assert_string_equal(address.host, "cache");
+    assert_int_equal(address.port, 7000);
+    assert_int_equal(address.db, 2);
+    const char *argv[3];
+    size_t lens[3];
+    assert_int_equal(redis_address_auth_command(&address, argv, lens), 2);
+    assert_string_equal(argv[0], "AUTH");
+    assert_string_equal(argv[1], "s3cret");
+    assert_int_equal(lens[1], 6);
+
+    /* An ACL user, both parts percent-decoded: AUTH USERNAME PASSWORD. */
+    assert_int_equal(
+        redis_address_parse("redis://al%69ce:p%40ss%3Aw%2fo%25rd@cache", &address, err, sizeof(err)), 0);
+    assert_string_equal(address.username, "alice");
+    assert_string_equal(address.password, "p@ss:w/o%rd");
+    assert_string_equal(address.host, "cache");
+    assert_int_equal(address.port, 6379);
+    assert_int_equal(redis_address_auth_command(&address, argv, lens), 3);
+    assert_string_equal(argv[1], "alice");
+    assert_string_equal(argv[2], "p@ss:w/o%rd");
+
+    /* The host follows the last '@', so a raw '@', ':' or '/' in the password is the password's. */
+    assert_int_equal(redis_address_parse("redis://:p@s:s/w@cache:7001", &address, err, sizeof(err)), 0);
+    assert_string_equal(address.password, "p@s:s/w");
+    assert_string_equal(address.host, "cache");
+    assert_int_equal(address.port, 7001);
+    /* An empty password is still sent: AUTH says whether it is right. */
+    assert_int_equal(redis_address_parse("redis://:@cache", &address, err, sizeof(err)), 0);
+    assert_true(address.auth);
+    assert_string_equal(address.password, "");
+    assert_int_equal(redis_address_auth_command(&address, argv, lens), 2);
+
+    assert_url_refused("redis://:abc%4@cache", "the password has a malformed percent escape", "abc");
+    assert_url_refused("redis://:abc%zz1@cache", "the password has a malformed percent escape", "abc");
+    assert_url_refused("redis://:abc%@cache", "the password has a malformed percent escape", "abc");
+    assert_url_refused("redis://:abc%00@cache", "the password holds %00", "abc");
+    assert_url_refused("redis://bob%G1:abc@cache", "the user name has a malformed percent escape", "abc");
+    assert_url_refused("redis://s3cret@cache", "needs a ':' before the password", "s3cret");
+    assert_url_refused("redis://:s3cret@cache:x", "the port is not a number", "s3cret");
+    assert_url_refused("redis://:s3cret@", "no host", "s3cret");
+
+    /* The longest values fit; one byte more is refused (an escape counts as the byte it gives). */
+    char url[1200], value[600];
+    memset(value, 'p', REDIS_ADDRESS_PASSWORD_MAX);
+    value[REDIS_ADDRESS_PASSWORD_MAX] = '\0';
+    snprintf(url, sizeof(url), "redis://:%s@cache", value);
+    assert_int_equal(redis_address_parse(url, &address, err, sizeof(err)), 0);
+    assert_int_equal(strlen(address.password), REDIS_ADDRESS_PASSWORD_MAX);
+    snprintf(url, sizeof(url), "redis://:%s%%41@cache", value);
+    assert_url_refused(url, "the password is longer than 511 bytes", "ppp");
+    memset(value, 'u', REDIS_ADDRESS_USERNAME_MAX + 1);
+    value[REDIS_ADDRESS_USERNAME_MAX + 1] = '\0';
+    snprintf(url, sizeof(url), "redis://%s:pw@cache", value);
+    assert_url_refused(url, "the user name is longer than 255 bytes", NULL);
+
+    assert_masked("redis://:s3cret@cache:6379/1", "redis://:***@cache:6379/1");
+    assert_masked("redis://alice:s3cret@cache", "redis://alice:***@cache");
+    assert_masked("redis://:p@s:s@cache", "redis://:***@cache");
+    assert_masked("redis://s3cret@cache", "redis://***@cache");
+    assert_masked("redis:/:s3cret@cache", "***@cache");
+    assert_masked("redis://cache:6379", "redis://cache:6379");
 }
 
 int main(void)
@@ -998,6 +1220,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lag_is_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_postgres_outage_leaves_purchases_working, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_outage_is_answered_and_survived, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_protected_redis_is_logged_in_to, setup_protected,
+                                        teardown_protected),
+        cmocka_unit_test_setup_teardown(test_wrong_password_fails_the_open, setup_protected,
+                                        teardown_protected),
+        cmocka_unit_test_setup_teardown(test_reconnect_logs_in_again, setup_protected, teardown_protected),
     };
     return cmocka_run_group_tests(tests, services_group_setup, services_group_teardown);
 }

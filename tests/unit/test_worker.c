@@ -3,7 +3,8 @@
  * the sale streams into PostgreSQL exactly once through redeliveries, dead consumers, a kill -9
  * of the worker, a PostgreSQL outage and a Redis crash; bad orders go to the dead-letter stream;
  * the lag is read from Redis alone; a sale deleted while its orders are being stored keeps none
- * of them, whichever of the two takes the sale's lock first. Each test gets a fresh database and
+ * of them, whichever of the two takes the sale's lock first; a worker logs in to a Redis that
+ * wants a password, and stops at start when it is refused. Each test gets a fresh database and
  * an empty Redis.
  */
 #include <hiredis/hiredis.h>
@@ -53,6 +54,8 @@ typedef struct {
     /* Connections a test keeps a transaction open on; closed before the workers are stopped,
      * which may be waiting for their locks. */
     PGconn *sessions[SESSIONS_MAX];
+    /* The password test's own Redis, stopped by teardown whatever happened. */
+    protected_redis_t protected_redis;
 } fixture_t;
 
 static redisContext *connect_redis(void)
@@ -113,6 +116,7 @@ static int teardown(void **state)
     }
     PQfinish(fixture->conn);
     redisFree(fixture->redis);
+    protected_redis_stop(&fixture->protected_redis);
     free(fixture);
     return 0;
 }
@@ -132,10 +136,11 @@ static void test_options(worker_options_t *options, const fixture_t *fixture)
     options->log_interval_ms = 1000;
 }
 
-static running_worker_t *start_worker(fixture_t *fixture, size_t batch_size)
+static running_worker_t *start_worker_at(fixture_t *fixture, const char *redis_url, size_t batch_size)
 {
     running_worker_t *worker = calloc(1, sizeof *worker);
     test_options(&worker->options, fixture);
+    worker->options.redis_url = redis_url;
     worker->options.batch_size = batch_size;
     int slot = 0;
     while (fixture->workers[slot] != NULL)
@@ -144,6 +149,11 @@ static running_worker_t *start_worker(fixture_t *fixture, size_t batch_size)
     fixture->workers[slot] = worker;
     assert_int_equal(pthread_create(&worker->thread, NULL, run_worker, worker), 0);
     return worker;
+}
+
+static running_worker_t *start_worker(fixture_t *fixture, size_t batch_size)
+{
+    return start_worker_at(fixture, services.redis_url, batch_size);
 }
 
 static void stop_worker(fixture_t *fixture, running_worker_t *worker)
@@ -661,6 +671,38 @@ static void test_bad_url_is_a_configuration_error(void **state)
     assert_int_equal(worker_run(&options, &never), -1);
 }
 
+static void test_worker_logs_in_with_the_password(void **state)
+{
+    fixture_t *fixture = *state;
+    migrate(fixture);
+    protected_redis_t *protected_redis = &fixture->protected_redis;
+    assert_int_equal(protected_redis_start(protected_redis, "s3cret", "alice", "p@ss:word"), 0);
+    /* From here the helpers speak to the protected Redis. */
+    redisFree(fixture->redis);
+    fixture->redis = redisConnect("127.0.0.1", protected_redis->port);
+    assert_non_null(fixture->redis);
+    freeReplyObject(redis_ok(fixture, "AUTH s3cret"));
+    long long sale = create_sale(fixture, "LOCKED");
+    add_order(fixture, "LOCKED", sale, 1);
+
+    /* A refused password ends the worker at start, with nothing done. */
+    char url[128];
+    worker_options_t options;
+    test_options(&options, fixture);
+    options.redis_url = url;
+    snprintf(url, sizeof url, "redis://:wrong@127.0.0.1:%d", protected_redis->port);
+    static volatile sig_atomic_t never;
+    assert_int_equal(worker_run(&options, &never), -1);
+    assert_int_equal(stream_length(fixture, "LOCKED"), 1);
+
+    /* An ACL user, the password percent-encoded. */
+    snprintf(url, sizeof url, "redis://alice:p%%40ss%%3Aword@127.0.0.1:%d", protected_redis->port);
+    running_worker_t *worker = start_worker_at(fixture, url, 1000);
+    const char *skus[] = {"LOCKED"};
+    wait_drained(fixture, skus, 1, 1);
+    stop_worker(fixture, worker);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -679,6 +721,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_workers_share_the_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lag_counts_what_is_not_yet_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_url_is_a_configuration_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_worker_logs_in_with_the_password, setup, teardown),
     };
     return cmocka_run_group_tests(tests, services_group_setup, services_group_teardown);
 }
