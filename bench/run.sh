@@ -2,6 +2,10 @@
 # Runs the benchmark scenarios against a release build: wrk pinned to core 0, the server to core 1.
 #   bench/run.sh [embedded|distributed]     (distributed needs scripts/services.sh's Redis + PostgreSQL)
 # Prints one RESULT line per scenario and checks the sale invariants afterwards.
+# Distributed mode, WORKER=inline (default): the worker runs inside the server (serve --with-worker),
+# persisting while the scenarios run. WORKER=after: no worker during the scenarios (orders wait in
+# the streams, as during a burst the persistence lags behind); after the all-success run a
+# `flashsale worker` drains them and its rate into PostgreSQL is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,13 +20,20 @@ data=$(mktemp -d)
 [ -f build-release/build.ninja ] || meson setup build-release --buildtype=release -Db_ndebug=true >/dev/null
 ninja -C build-release >/dev/null
 
+worker=${WORKER:-inline}
 args=(serve --port "$port" --admin-key "$key" --threads 1 --data-dir "$data")
 if [ "$mode" = distributed ]; then
-  args+=(--redis "${REDIS_URL:?set REDIS_URL}" --postgres "${DATABASE_URL:?set DATABASE_URL}" --with-worker)
+  args+=(--redis "${REDIS_URL:?set REDIS_URL}" --postgres "${DATABASE_URL:?set DATABASE_URL}")
+  case $worker in
+    inline) args+=(--with-worker) ;;
+    after) ;;
+    *) echo "WORKER must be inline or after" >&2; exit 2 ;;
+  esac
 fi
 taskset -c 1 ./build-release/flashsale "${args[@]}" 2>"$data/server.log" &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
+worker_pid=
+trap 'kill $server $worker_pid 2>/dev/null; wait $server $worker_pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do curl -sf "$url/health" >/dev/null && break; sleep 0.1; done
 
 create() { # sku stock
@@ -48,6 +59,45 @@ engine_metrics() {
     END { printf "             redis_commands=%d sold_out_cache_answers=%d outbox_length=%d\n", commands, cached, waiting }'
 }
 
+# Distributed mode: Redis' own record of the moments its one thread stalled for 2 ms or more
+# (LATENCY LATEST: event, worst and latest stall in ms), such as an fsync of the append-only file
+# or the fork of a rewrite. Every request in flight waits for such a stall.
+redis_stalls_reset() {
+  [ "$mode" = distributed ] || return 0
+  redis-cli -u "$REDIS_URL" config set latency-monitor-threshold 2 >/dev/null
+  redis-cli -u "$REDIS_URL" latency reset >/dev/null
+}
+redis_stalls() {
+  [ "$mode" = distributed ] || return 0
+  redis-cli -u "$REDIS_URL" --raw latency latest | awk '
+    NR % 4 == 1 { event = $0 }
+    NR % 4 == 3 { latest = $0 }
+    NR % 4 == 0 { printf " %s (worst %s ms, latest %s ms)", event, $0, latest }
+    END { print "" }' | sed 's/^/             redis stalls >= 2 ms:/'
+}
+outbox_length() {
+  curl -sf "$url/metrics" | awk '$1 == "flashsale_outbox_length" { print $2 }'
+}
+# Distributed mode: how long after the run the last order reached PostgreSQL. With WORKER=after the
+# worker starts only now, so this is its rate on a backlog. The gauge is sampled about once a second.
+outbox_drain() {
+  [ "$mode" = distributed ] || return 0
+  local waiting start=$SECONDS
+  waiting=$(outbox_length)
+  if [ "$worker" = after ]; then
+    taskset -c 1 ./build-release/flashsale worker --redis "$REDIS_URL" --postgres "$DATABASE_URL" \
+      2>"$data/worker.log" &
+    worker_pid=$!
+  fi
+  until [ "$(outbox_length)" = 0 ]; do
+    [ $((SECONDS - start)) -lt 600 ] || { echo "             outbox not drained after 600 s"; return 0; }
+    sleep 0.2
+  done
+  local took=$((SECONDS - start)) rate=
+  [ "$worker" = inline ] || rate=" (~$((waiting / (took > 0 ? took : 1))) orders/s into PostgreSQL)"
+  echo "             outbox: $waiting orders waiting at the end, all in PostgreSQL ${took} s later$rate"
+}
+
 # A suffix per run, so that runs against the same Redis and PostgreSQL do not collide.
 storm=BENCH-STORM-$$
 all=BENCH-ALL-$$
@@ -58,7 +108,10 @@ SKU=$storm taskset -c 0 wrk -t1 -c"$connections" -d2s -s bench/status.lua "$url"
 run storm purchase.lua "$storm"
 echo "             storm after: $(sold "$storm") (expected stock=0 sold=100)"
 engine_metrics
+redis_stalls_reset
 run all-success purchase.lua "$all"
 echo "             all-success after: $(sold "$all")"
 engine_metrics
+redis_stalls
+outbox_drain
 run status status.lua "$storm"
