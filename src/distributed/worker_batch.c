@@ -87,11 +87,15 @@ static int integer_field(const redisReply *value, int64_t *out)
 static int stream_sku(const char *stream, char *out, size_t out_size)
 {
     static const char prefix[] = OUTBOX_KEY_PREFIX "{", suffix[] = "}:orders";
-    size_t len = strlen(stream), sku_len = len - (sizeof prefix - 1) - (sizeof suffix - 1);
-    if (len <= sizeof prefix - 1 + sizeof suffix - 1 || strncmp(stream, prefix, sizeof prefix - 1) != 0 ||
-        strcmp(stream + len - (sizeof suffix - 1), suffix) != 0 || sku_len >= out_size)
+    const size_t prefix_len = sizeof prefix - 1, suffix_len = sizeof suffix - 1;
+    size_t len = strlen(stream);
+    if (len <= prefix_len + suffix_len || strncmp(stream, prefix, prefix_len) != 0 ||
+        strcmp(stream + len - suffix_len, suffix) != 0)
         return -1;
-    memcpy(out, stream + sizeof prefix - 1, sku_len);
+    size_t sku_len = len - prefix_len - suffix_len;
+    if (sku_len >= out_size)
+        return -1;
+    memcpy(out, stream + prefix_len, sku_len);
     out[sku_len] = '\0';
     return 0;
 }

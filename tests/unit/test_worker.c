@@ -372,6 +372,36 @@ static void test_killed_worker_loses_nothing(void **state)
     assert_int_equal(pending(fixture, "KILLED"), 0);
 }
 
+/*
+ * Entries written before the entry shrank to three fields also carry purchase_no, sequence and
+ * sku; the worker takes those from the entry's ID and key, which give the same values.
+ */
+static void test_orders_of_the_six_field_layout_are_stored(void **state)
+{
+    fixture_t *fixture = *state;
+    migrate(fixture);
+    long long sale = create_sale(fixture, "OLD");
+    freeReplyObject(redis_ok(
+        fixture,
+        "XADD " OUTBOX_KEY_PREFIX "{OLD}:orders 1-0 purchase_no FS%lld-1 " OUTBOX_FIELD_SALE_ID
+        " %lld sequence 1 sku OLD " OUTBOX_FIELD_USER_ID " early " OUTBOX_FIELD_PURCHASED_MS " 1700000000000",
+        sale, sale));
+    add_order(fixture, "OLD", sale, 2);
+    running_worker_t *worker = start_worker(fixture, 1000);
+    const char *skus[] = {"OLD"};
+    wait_drained(fixture, skus, 1, 2);
+    stop_worker(fixture, worker);
+    char sql[256];
+    snprintf(
+        sql, sizeof sql,
+        "SELECT count(*) FROM purchases WHERE sale_id = %lld AND sku = 'OLD' AND"
+        " ((sequence = 1 AND purchase_no = 'FS%lld-1' AND user_id = 'early' AND purchased_ms = 1700000000000)"
+        " OR (sequence = 2 AND purchase_no = 'FS%lld-2' AND user_id = 'user-2'))",
+        sale, sale, sale);
+    assert_int_equal(services_query_int(fixture->conn, sql), 2);
+    assert_int_equal(dead_letters(fixture), 0);
+}
+
 static void test_unparseable_order_goes_to_dead_letter(void **state)
 {
     fixture_t *fixture = *state;
@@ -710,6 +740,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_orders_delivered_twice_are_stored_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orders_left_by_a_dead_consumer_are_claimed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_worker_loses_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_orders_of_the_six_field_layout_are_stored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unparseable_order_goes_to_dead_letter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_refused_by_postgres_is_dead_lettered_after_max_deliveries,
                                         setup, teardown),
