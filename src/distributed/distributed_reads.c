@@ -163,7 +163,7 @@ static int take_listed(listed_t *listed, const char *sku, const char *sequence, 
         return -1;
     snprintf(listed->purchase.sku, sizeof(listed->purchase.sku), "%s", sku);
     snprintf(listed->purchase.user_id, sizeof(listed->purchase.user_id), "%s", user_id);
-    return distributed_set_purchase(&listed->purchase, number, strlen(number), ms, strlen(ms));
+    return redis_sale_set_purchase(&listed->purchase, number, strlen(number), ms, strlen(ms));
 }
 
 /*

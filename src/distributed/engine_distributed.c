@@ -103,19 +103,6 @@ bool distributed_pg_rows(const PGresult *result)
     return result != NULL && PQresultStatus(result) == PGRES_TUPLES_OK;
 }
 
-/* Fills a purchase from "<purchase_no>" and "<purchased_ms>" texts; -1 when malformed. */
-int distributed_set_purchase(sale_purchase_t *purchase, const char *number, size_t number_len, const char *ms,
-                             size_t ms_len)
-{
-    redisReply ms_reply = {.type = REDIS_REPLY_STRING, .str = (char *)ms, .len = ms_len};
-    if (number_len == 0 || number_len >= sizeof(purchase->purchase_no) ||
-        redis_reply_int64(&ms_reply, &purchase->purchased_ms) != 0)
-        return -1;
-    memcpy(purchase->purchase_no, number, number_len);
-    purchase->purchase_no[number_len] = '\0';
-    return 0;
-}
-
 /* ---- purchase ---- */
 
 /*

@@ -89,9 +89,6 @@ bool distributed_reply_is_error(const redisReply *reply);
 /* A failed statement (not a lost connection, which pg_async logs) is logged here, on one line. */
 void distributed_log_pg_error(const char *what, const PGresult *result);
 bool distributed_pg_rows(const PGresult *result);
-/* Fills a purchase from "<purchase_no>" and "<purchased_ms>" texts; -1 when malformed. */
-int distributed_set_purchase(sale_purchase_t *purchase, const char *number, size_t number_len, const char *ms,
-                             size_t ms_len);
 
 /* The engine_ops_t entries of distributed_admin.c (admin writes). */
 void distributed_create_sale(engine_loop_t *handle, const sale_fields_t *fields, engine_cb cb, void *ctx);

@@ -78,18 +78,24 @@ int redis_sale_purchase_reply_check(const redisReply *reply, size_t count)
     return 0;
 }
 
+int redis_sale_set_purchase(sale_purchase_t *purchase, const char *number, size_t number_len, const char *ms,
+                            size_t ms_len)
+{
+    if (number_len == 0 || number_len >= sizeof(purchase->purchase_no) ||
+        parse_int64(ms, ms_len, &purchase->purchased_ms) != 0)
+        return -1;
+    memcpy(purchase->purchase_no, number, number_len);
+    purchase->purchase_no[number_len] = '\0';
+    return 0;
+}
+
 int redis_sale_decode_buyer(const redisReply *value, sale_purchase_t *purchase)
 {
     const char *bar = memchr(value->str, '|', value->len);
     if (bar == NULL)
         return -1;
     size_t number_len = (size_t)(bar - value->str);
-    if (number_len == 0 || number_len >= sizeof(purchase->purchase_no) ||
-        parse_int64(bar + 1, value->len - number_len - 1, &purchase->purchased_ms) != 0)
-        return -1;
-    memcpy(purchase->purchase_no, value->str, number_len);
-    purchase->purchase_no[number_len] = '\0';
-    return 0;
+    return redis_sale_set_purchase(purchase, value->str, number_len, bar + 1, value->len - number_len - 1);
 }
 
 int redis_sale_purchase_decode(const redisReply *reply, size_t index, sale_purchase_t *purchase)

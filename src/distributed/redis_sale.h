@@ -85,6 +85,10 @@ enum {
     REDIS_PURCHASE_NOT_DECIDED = 5,
 };
 
+/* Fills purchase's purchase_no and purchased_ms from their texts; returns 0, or -1 when malformed. */
+int redis_sale_set_purchase(sale_purchase_t *purchase, const char *number, size_t number_len, const char *ms,
+                            size_t ms_len);
+
 /*
  * Fills purchase's purchase_no and purchased_ms from a buyers hash value (a bulk string,
  * "<purchase_no>|<purchased_ms>"); returns 0, or -1 when it is malformed.
