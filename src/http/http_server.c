@@ -123,26 +123,6 @@ static void drain(http_thread_t *thread)
         h2o_evloop_run(thread->context.loop, 0);
 }
 
-static void *run_thread(void *arg)
-{
-    http_thread_t *thread = arg;
-    http_server_t *server = thread->server;
-
-    /* the h2o socket owns the descriptor from here on */
-    thread->listener =
-        h2o_evloop_socket_create(thread->context.loop, thread->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
-    thread->listener->data = thread;
-    thread->listen_fd = -1;
-    pthread_barrier_wait(&server->ready);
-    h2o_socket_read_start(thread->listener, on_accept);
-    while (!atomic_load(&server->stopping))
-        h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
-    drain(thread);
-    server->options.engine->ops->detach(thread->engine);
-    thread->engine = NULL;
-    return NULL;
-}
-
 /* ---- the demo sale ------------------------------------------------------------------------- */
 
 typedef struct {
@@ -217,35 +197,96 @@ static int prepare_demo(http_thread_t *thread, char *err, size_t err_size)
     return 0;
 }
 
-/* ---- setup and teardown -------------------------------------------------------------------- */
+/* ---- the loop threads ------------------------------------------------------------------- */
 
-static int init_thread(http_server_t *server, http_thread_t *thread, size_t index, char *err, size_t err_size)
+/*
+ * Everything a loop uses is created here, on the thread that runs it. h2o 2.2.5 keeps per-thread
+ * state behind its sockets (the socket buffer prototype and its recycle list are __thread): a
+ * socket created on one thread and read on another shares that thread's allocator unlocked, which
+ * under load is a use-after-free. The listening descriptor alone comes from the main thread, as a
+ * plain fd, so that a taken port is reported before any thread starts.
+ */
+static int init_thread(http_thread_t *thread)
 {
-    thread->server = server;
-    thread->metrics = &server->metrics[index];
-    strbuf_init(&thread->body);
+    http_server_t *server = thread->server;
+
     h2o_context_init(&thread->context, h2o_evloop_create(), &server->config);
     thread->accept.ctx = &thread->context;
     thread->accept.hosts = server->config.hosts;
-    if ((thread->listen_fd = open_listener(&server->options, err, err_size)) < 0)
-        return -1;
+    /* the h2o socket owns the descriptor from here on */
+    thread->listener =
+        h2o_evloop_socket_create(thread->context.loop, thread->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    thread->listener->data = thread;
+    thread->listen_fd = -1;
     if ((thread->engine =
              server->options.engine->ops->attach(server->options.engine, thread->context.loop)) == NULL) {
-        snprintf(err, err_size, "the storage engine refused a loop thread");
+        snprintf(thread->error, sizeof(thread->error), "the storage engine refused a loop thread");
         return -1;
     }
+    if (server->options.demo && thread == &server->threads[0] &&
+        prepare_demo(thread, thread->error, sizeof(thread->error)) != 0)
+        return -1;
     return 0;
 }
 
-static void dispose_thread(http_thread_t *thread)
+/*
+ * The start gate: each thread reports that it initialised (or failed), then waits until the main
+ * thread, having heard from every thread it started, decides whether to serve. No thread accepts
+ * a connection before all of them are ready.
+ */
+static bool wait_for_start(http_thread_t *thread)
 {
+    http_server_t *server = thread->server;
+    bool serve;
+
+    pthread_mutex_lock(&server->start_lock);
+    ++server->initialised;
+    pthread_cond_broadcast(&server->start_cond);
+    while (!server->start_decided)
+        pthread_cond_wait(&server->start_cond, &server->start_lock);
+    serve = !server->start_failed;
+    pthread_mutex_unlock(&server->start_lock);
+    return serve;
+}
+
+/* Returns true when every started thread initialised and all count threads started. */
+static bool decide_start(http_server_t *server, size_t started, size_t count, char *err, size_t err_size)
+{
+    pthread_mutex_lock(&server->start_lock);
+    while (server->initialised < started)
+        pthread_cond_wait(&server->start_cond, &server->start_lock);
+    server->start_failed = started < count;
+    for (size_t i = 0; i < started && !server->start_failed; ++i) {
+        if (server->threads[i].failed) {
+            snprintf(err, err_size, "%s", server->threads[i].error);
+            server->start_failed = true;
+        }
+    }
+    server->start_decided = true;
+    pthread_cond_broadcast(&server->start_cond);
+    pthread_mutex_unlock(&server->start_lock);
+    return !server->start_failed;
+}
+
+static void *run_thread(void *arg)
+{
+    http_thread_t *thread = arg;
+    http_server_t *server = thread->server;
+
+    thread->failed = init_thread(thread) != 0;
+    if (wait_for_start(thread)) {
+        h2o_socket_read_start(thread->listener, on_accept);
+        while (!atomic_load(&server->stopping))
+            h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
+    }
+    if (thread->listener != NULL)
+        drain(thread);
     if (thread->engine != NULL)
-        thread->server->options.engine->ops->detach(thread->engine);
-    if (thread->listen_fd >= 0)
-        close(thread->listen_fd);
+        server->options.engine->ops->detach(thread->engine);
+    thread->engine = NULL;
     /* The h2o context and loop are left to the process exit: idle keep-alive connections still hold
        timeouts in them, and h2o 2.2.5 asserts that none remain when either is disposed. */
-    strbuf_dispose(&thread->body);
+    return NULL;
 }
 
 static void init_config(http_server_t *server)
@@ -267,7 +308,7 @@ static void init_config(http_server_t *server)
 int http_server_run(const http_server_options_t *options, char *err, size_t err_size)
 {
     http_server_t server = {.options = *options, .started_ms = clock_monotonic_ms()};
-    size_t count = (size_t)options->threads, started = 0, initialised = 0;
+    size_t count = (size_t)options->threads, started = 0;
     sigset_t signals;
     int result = -1, signal_number;
 
@@ -289,33 +330,43 @@ int http_server_run(const http_server_options_t *options, char *err, size_t err_
         snprintf(err, err_size, "out of memory");
         goto Exit;
     }
-    for (; initialised < count; ++initialised) {
-        server.threads[initialised].listen_fd = -1;
-        if (init_thread(&server, &server.threads[initialised], initialised, err, err_size) != 0) {
-            ++initialised;
+    for (size_t i = 0; i < count; ++i) {
+        http_thread_t *thread = &server.threads[i];
+        thread->server = &server;
+        thread->metrics = &server.metrics[i];
+        strbuf_init(&thread->body);
+        if ((thread->listen_fd = open_listener(options, err, err_size)) < 0)
             goto Exit;
+    }
+
+    pthread_mutex_init(&server.start_lock, NULL);
+    pthread_cond_init(&server.start_cond, NULL);
+    for (; started < count; ++started) {
+        int error = pthread_create(&server.threads[started].tid, NULL, run_thread, &server.threads[started]);
+        if (error != 0) {
+            snprintf(err, err_size, "cannot start a loop thread: %s", strerror(error));
+            break;
         }
     }
-    if (options->demo && prepare_demo(&server.threads[0], err, err_size) != 0)
-        goto Exit;
-
-    pthread_barrier_init(&server.ready, NULL, (unsigned)count + 1);
-    for (; started < count; ++started)
-        pthread_create(&server.threads[started].tid, NULL, run_thread, &server.threads[started]);
-    pthread_barrier_wait(&server.ready);
-    fprintf(stderr, "flashsale: serving http://%s:%d with %zu threads\n", options->listen, options->port,
-            count);
-    sigwait(&signals, &signal_number);
-    fprintf(stderr, "flashsale: %s received, finishing requests in flight\n", strsignal(signal_number));
+    if (decide_start(&server, started, count, err, err_size)) {
+        fprintf(stderr, "flashsale: serving http://%s:%d with %zu threads\n", options->listen, options->port,
+                count);
+        sigwait(&signals, &signal_number);
+        fprintf(stderr, "flashsale: %s received, finishing requests in flight\n", strsignal(signal_number));
+        result = 0;
+    }
     atomic_store(&server.stopping, true);
     for (size_t i = 0; i < started; ++i)
         pthread_join(server.threads[i].tid, NULL);
-    pthread_barrier_destroy(&server.ready);
-    result = 0;
+    pthread_cond_destroy(&server.start_cond);
+    pthread_mutex_destroy(&server.start_lock);
 
 Exit:
-    for (size_t i = 0; i < initialised; ++i)
-        dispose_thread(&server.threads[i]);
+    for (size_t i = 0; server.threads != NULL && i < count; ++i) {
+        if (server.threads[i].listen_fd >= 0)
+            close(server.threads[i].listen_fd);
+        strbuf_dispose(&server.threads[i].body);
+    }
     free(server.threads);
     free(server.metrics);
     h2o_config_dispose(&server.config);

@@ -43,8 +43,10 @@ typedef struct {
     size_t in_flight; /* engine calls not yet answered */
     h2o_accept_ctx_t accept;
     h2o_socket_t *listener;
-    int listen_fd;
+    int listen_fd; /* until the thread wraps it in listener */
     pthread_t tid;
+    bool failed; /* the thread could not initialise; error says why */
+    char error[256];
 } http_thread_t;
 
 struct http_server {
@@ -55,7 +57,12 @@ struct http_server {
     metrics_thread_t *metrics;
     int64_t started_ms; /* monotonic */
     atomic_bool stopping;
-    pthread_barrier_t ready;
+    /* the start gate (http_server.c): guarded by start_lock */
+    pthread_mutex_t start_lock;
+    pthread_cond_t start_cond;
+    size_t initialised; /* threads that finished initialising, successfully or not */
+    bool start_decided;
+    bool start_failed;
 };
 
 /*

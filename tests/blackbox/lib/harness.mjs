@@ -279,7 +279,7 @@ function exited(proc) {
  *   env       extra environment variables
  *   args      extra arguments after the standard ones
  *   adminKey  the admin key; null to start without one (e.g. --demo)
- *   threads   --threads (default 2)
+ *   threads   --threads (default 2; 'default' passes none, so the server picks its own count)
  *   listen    --listen (default 127.0.0.1)
  *   fileSizeLimitKiB  run under `ulimit -f` (a full disk); see server.fileSizeLimitKiB
  *   viaEnv    pass listen, port, data dir, admin key and threads as LISTEN, PORT, DATA_DIR,
@@ -312,7 +312,8 @@ export async function startServer(options = {}) {
     async launch() {
       const port = await freePort();
       const listen = options.listen ?? '127.0.0.1';
-      const config = { LISTEN: listen, PORT: String(port), DATA_DIR: dataDir, THREADS: String(options.threads ?? 2) };
+      const config = { LISTEN: listen, PORT: String(port), DATA_DIR: dataDir };
+      if (options.threads !== 'default') config.THREADS = String(options.threads ?? 2);
       if (adminKey !== null) config.ADMIN_KEY = adminKey;
       const flagOf = { LISTEN: '--listen', PORT: '--port', DATA_DIR: '--data-dir', THREADS: '--threads', ADMIN_KEY: '--admin-key' };
       const args = ['serve'];
