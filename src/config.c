@@ -21,6 +21,8 @@ const char config_usage[] =
     "  --redis URL         redis://[[USERNAME]:PASSWORD@]HOST[:PORT][/DB]: distributed mode (REDIS_URL)\n"
     "  --postgres URL      postgresql://... (DATABASE_URL), with --redis\n"
     "  --with-worker       run the persister inside the server (distributed mode)\n"
+    "  --web-root DIR      serve the pages from DIR instead of the copy built in, for working on\n"
+    "                      them (WEB_ROOT)\n"
     "  --help              this text\n"
     "\n"
     "worker options: --redis URL --postgres URL (REDIS_URL, DATABASE_URL)\n";
@@ -35,6 +37,7 @@ enum {
     OPT_REDIS,
     OPT_POSTGRES,
     OPT_WITH_WORKER,
+    OPT_WEB_ROOT,
     OPT_HELP
 };
 
@@ -48,6 +51,7 @@ static const struct option serve_options[] = {
     {"redis", required_argument, NULL, OPT_REDIS},
     {"postgres", required_argument, NULL, OPT_POSTGRES},
     {"with-worker", no_argument, NULL, OPT_WITH_WORKER},
+    {"web-root", required_argument, NULL, OPT_WEB_ROOT},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -83,6 +87,7 @@ static void set_defaults(config_t *config)
         .admin_key = env_or("ADMIN_KEY", NULL),
         .redis_url = env_or("REDIS_URL", NULL),
         .postgres_url = env_or("DATABASE_URL", NULL),
+        .web_root = env_or("WEB_ROOT", NULL),
         .port = 8080,
         .threads = cpus > 0 ? (int)cpus : 1,
     };
@@ -132,6 +137,9 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
             break;
         case OPT_WITH_WORKER:
             config->with_worker = true;
+            break;
+        case OPT_WEB_ROOT:
+            config->web_root = optarg;
             break;
         default:
             snprintf(err, err_size, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);

@@ -20,7 +20,8 @@ typedef struct {
     bool demo;             /* create a live demo sale at start */
     const char *redis_url; /* distributed mode when set (with postgres_url) */
     const char *postgres_url;
-    bool with_worker; /* run the persister inside the server */
+    bool with_worker;     /* run the persister inside the server */
+    const char *web_root; /* serve the pages from this directory instead of the compiled-in copy */
 } config_t;
 
 typedef enum {

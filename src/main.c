@@ -99,6 +99,7 @@ static int serve(int argc, char **argv)
             .admin_key = config.admin_key,
             .engine = engine,
             .demo = config.demo,
+            .web_root = config.web_root,
         },
         err, sizeof(err));
     if (config.with_worker) {

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "http/http_json.h"
 #include "http/http_server.h"
+#include "http/static_files.h"
 
 #define DEFAULT_PAGE_SIZE 100
 
@@ -727,6 +728,52 @@ static void route_product(reply_t *reply, const char *rest, size_t rest_len)
     }
 }
 
+/* The pages and their files; false when path is none of them (nothing was sent). */
+static bool route_page(reply_t *reply, h2o_iovec_t path)
+{
+    static const struct {
+        const char *route, *file;
+    } pages[] = {
+        {"/", "/index.html"},
+        {"/admin", "/admin.html"},
+        {"/docs", "/docs.html"},
+        {"/api/openapi.json", "/openapi.json"},
+    };
+    h2o_req_t *req = reply->req;
+    const char *file = path.base;
+    size_t file_len = path.len;
+    bool named = false;
+    int status;
+
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]) && !named; ++i) {
+        if (h2o_memis(path.base, path.len, pages[i].route, strlen(pages[i].route))) {
+            file = pages[i].file;
+            file_len = strlen(file);
+            named = true;
+        }
+    }
+    /* any other path under /api/ is the API's; the rest may be a file of the pages */
+    if (!named && path.len >= 5 && memcmp(path.base, "/api/", 5) == 0)
+        return false;
+    if (!method_is(req, "GET") && !method_is(req, "HEAD")) {
+        if (named)
+            send_method_not_allowed(reply, "GET, HEAD");
+        return named;
+    }
+    status = static_files_serve(reply->thread->server->files, req, file, file_len);
+    if (status == STATIC_FILES_NOT_FOUND)
+        return false;
+    if (status < 0) {
+        send_error(reply, 500, "INTERNAL_ERROR",
+                   status == STATIC_FILES_TOO_LARGE ? "the file is larger than the web root limit"
+                                                    : "the file could not be read",
+                   NULL);
+        return true;
+    }
+    metrics_count_request(reply->thread->metrics, reply->route, status, monotonic_ns() - reply->started_ns);
+    return true;
+}
+
 static void route(reply_t *reply)
 {
     h2o_req_t *req = reply->req;
@@ -774,7 +821,7 @@ static void route(reply_t *reply)
             send_method_not_allowed(reply, "GET");
         else if ((call = start_call(reply, render_metrics, NULL)) != NULL)
             reply->thread->engine->engine->ops->metrics(reply->thread->engine, on_engine_answer, call);
-    } else {
+    } else if (!route_page(reply, path)) {
         send_not_found(reply, "no such route");
     }
 }

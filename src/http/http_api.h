@@ -11,6 +11,14 @@
 
 #include <h2o.h>
 
+/*
+ * The Content-Security-Policy of the pages: everything from this origin only, no inline script or
+ * style (so an injected <script> or style="" does nothing), no framing (clickjacking a Buy button).
+ */
+#define HTTP_PAGE_POLICY                                                                                     \
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "    \
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
 /* The h2o handler of every path; registered by http_server on "/". */
 int http_api_handle(h2o_handler_t *handler, h2o_req_t *req);
 

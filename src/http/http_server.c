@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "http/http_api.h"
+#include "http/static_files.h"
 
 #define LOOP_TICK_MS     100   /* how soon a loop notices the stop flag */
 #define DRAIN_TIMEOUT_MS 10000 /* the longest a stop waits for requests in flight */
@@ -323,6 +324,13 @@ int http_server_run(const http_server_options_t *options, char *err, size_t err_
         return -1;
     crypto_generichash(server.admin_key_hash, sizeof(server.admin_key_hash),
                        (const unsigned char *)options->admin_key, strlen(options->admin_key), NULL, 0);
+    if (static_files_open(&server.files,
+                          &(static_files_options_t){.files = web_assets,
+                                                    .count = web_assets_count,
+                                                    .root = options->web_root,
+                                                    .html_policy = HTTP_PAGE_POLICY},
+                          err, err_size) != 0)
+        return -1;
     init_config(&server);
     server.threads = calloc(count, sizeof(*server.threads));
     server.metrics = calloc(count, sizeof(*server.metrics));
@@ -369,6 +377,7 @@ Exit:
     }
     free(server.threads);
     free(server.metrics);
+    static_files_close(server.files);
     h2o_config_dispose(&server.config);
     return result;
 }

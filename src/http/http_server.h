@@ -18,6 +18,7 @@
 #include "core/engine.h"
 #include "core/strbuf.h"
 #include "http/metrics.h"
+#include "http/static_files.h"
 
 #define HTTP_MAX_BODY 16384
 
@@ -31,6 +32,8 @@ typedef struct {
     engine_t *engine;
     /* when set, the demo sale is made live before the first connection is accepted */
     bool demo;
+    /* the pages and their files: web/ as compiled in, or this directory when set */
+    const char *web_root;
 } http_server_options_t;
 
 /* One event-loop thread. The h2o context comes first: handlers get back here from req->conn->ctx. */
@@ -53,6 +56,7 @@ struct http_server {
     http_server_options_t options;
     h2o_globalconf_t config;
     unsigned char admin_key_hash[crypto_generichash_BYTES];
+    static_files_t *files; /* read-only once serving: shared by every thread */
     http_thread_t *threads;
     metrics_thread_t *metrics;
     int64_t started_ms; /* monotonic */
