@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/engine.h"
+#include "distributed/persisted_counts.h"
 #include "distributed/pg_async.h"
 #include "distributed/reconcile.h"
 #include "distributed/redis_client.h"
@@ -38,6 +39,7 @@ typedef struct {
     atomic_uint_fast64_t sold_out_answers; /* purchases answered by a sold_out_cache */
     reconciler_t *reconciler;
     worker_lag_sampler_t *lag_sampler;
+    persisted_counts_t *persisted; /* the admin's persistedPurchases, sampled by its own thread */
 } distributed_engine_t;
 
 typedef struct purchase_batch purchase_batch_t;

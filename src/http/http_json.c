@@ -96,6 +96,11 @@ void http_json_sale(strbuf_t *out, const sale_t *sale, int64_t now_ms, bool admi
         strbuf_append_int(out, sale->stock);
         strbuf_append_cstr(out, ",\"totalPurchases\":");
         strbuf_append_int(out, sale->initial_stock - sale->stock);
+        strbuf_append_cstr(out, ",\"persistedPurchases\":");
+        if (sale->persisted_purchases >= 0)
+            strbuf_append_int(out, sale->persisted_purchases);
+        else
+            strbuf_append_cstr(out, "null");
         strbuf_append_cstr(out, ",\"createdAt\":");
         http_json_time(out, sale->created_ms);
     }
