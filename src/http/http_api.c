@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/purchases_csv.h"
 #include "core/clock.h"
 #include "http/http_json.h"
 #include "http/http_server.h"
@@ -134,6 +135,7 @@ struct pending_call {
     const char *not_found; /* the message of a 404 */
     bool admin;            /* render sales as products */
     int success_status;
+    const char *sku; /* in the request's pool: the sale a CSV download is of */
 };
 
 static void on_request_disposed(void *object)
@@ -320,6 +322,15 @@ static void render_purchases(const pending_call_t *call, const engine_result_t *
         strbuf_append_cstr(body, "null");
     strbuf_append_cstr(body, "}}");
     send_json(&call->reply, 200);
+}
+
+/* The first page decides the status; the download then streams itself (purchases_csv). */
+static void render_purchases_csv(const pending_call_t *call, const engine_result_t *result)
+{
+    http_thread_t *thread = call->reply.thread;
+
+    purchases_csv_start(call->reply.req, thread->engine, &thread->in_flight, call->sku, result);
+    metrics_count_request(thread->metrics, call->reply.route, 200, monotonic_ns() - call->reply.started_ns);
 }
 
 static void render_health(const pending_call_t *call, const engine_result_t *result)
@@ -667,9 +678,23 @@ static void update_product(const reply_t *reply, const char *sku)
 static void list_product_purchases(const reply_t *reply, const char *sku)
 {
     const char *after = query_param(reply->req, "after"), *limit_text = query_param(reply->req, "limit");
+    const char *format = query_param(reply->req, "format");
     long limit = DEFAULT_PAGE_SIZE;
     pending_call_t *call;
 
+    if (format != NULL && strcmp(format, "csv") == 0) {
+        /* every order, whatever after and limit say: the download is the whole list */
+        if ((call = start_call(reply, render_purchases_csv, "no sale with this sku")) != NULL) {
+            call->sku = h2o_strdup(&reply->req->pool, sku, SIZE_MAX).base;
+            reply->thread->engine->engine->ops->list_purchases(
+                reply->thread->engine, sku, NULL, ENGINE_PURCHASE_PAGE_MAX, on_engine_answer, call);
+        }
+        return;
+    }
+    if (format != NULL && strcmp(format, "json") != 0) {
+        send_validation_error(reply, "format", "must be json or csv");
+        return;
+    }
     if (limit_text != NULL) {
         char *end;
         limit = strtol(limit_text, &end, 10);
