@@ -14,7 +14,7 @@ The entries are sorted by path (bytewise), so the server can binary-search them.
 
 The depfile names every file read and every directory walked: Ninja builds the table again when
 a file changes and, through the directories' modification times, when one is added or removed.
-A missing WEB_DIR gives an empty table.
+A missing WEB_DIR gives an empty table (and the depfile names its parent, to notice it appear).
 
 A file whose extension has no content type below stops the build: the server would otherwise
 serve it as bytes of an unknown kind. The same table lives in src/http/static_files.c for
@@ -72,7 +72,8 @@ def c_string(data: bytes) -> str:
 def collect(web_dir: str):
     files, dirs = [], []
     if not os.path.isdir(web_dir):
-        return files, dirs
+        # the parent's modification time changes when the directory appears
+        return files, [os.path.dirname(os.path.abspath(web_dir))]
     for root, subdirs, names in os.walk(web_dir):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
         dirs.append(root)

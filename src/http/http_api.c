@@ -373,6 +373,23 @@ static void render_metrics(const pending_call_t *call, const engine_result_t *re
     send_reply(&call->reply, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store");
 }
 
+/* What a page needs to know before it talks to the API; never cached, since serverTime is its point. */
+static void send_info(const reply_t *reply)
+{
+    const http_server_options_t *options = &reply->thread->server->options;
+    strbuf_t *body = &reply->thread->body;
+
+    strbuf_reset(body);
+    http_json_open_success(body);
+    strbuf_append_cstr(body, "{\"serverTime\":");
+    http_json_time(body, clock_now_ms());
+    strbuf_appendf(body, ",\"authMode\":\"%s\",\"registration\":%s,\"version\":\"%s\"}",
+                   options->auth_mode != NULL ? options->auth_mode : "header",
+                   options->registration ? "true" : "false", FLASHSALE_VERSION);
+    http_json_close_success(body);
+    send_reply(reply, 200, "application/json; charset=utf-8", "no-store");
+}
+
 /* ---- request parsing ----------------------------------------------------------------------- */
 
 static bool method_is(h2o_req_t *req, const char *method)
@@ -834,6 +851,11 @@ static void route(reply_t *reply)
                memcmp(path.base, products_prefix, sizeof(products_prefix) - 1) == 0) {
         route_product(reply, path.base + sizeof(products_prefix) - 1,
                       path.len - (sizeof(products_prefix) - 1));
+    } else if (h2o_memis(path.base, path.len, H2O_STRLIT("/api/v1/info"))) {
+        if (method_is(req, "GET"))
+            send_info(reply);
+        else
+            send_method_not_allowed(reply, "GET");
     } else if (h2o_memis(path.base, path.len, H2O_STRLIT("/health"))) {
         reply->route = METRICS_ROUTE_HEALTH;
         if (!method_is(req, "GET"))

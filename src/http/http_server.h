@@ -34,6 +34,10 @@ typedef struct {
     bool demo;
     /* the pages and their files: web/ as compiled in, or this directory when set */
     const char *web_root;
+    /* What GET /api/v1/info tells the pages about identity: "header" (X-User-Id, the default when
+       NULL) or "jwt", and whether accounts can be registered. Set from the identity configuration. */
+    const char *auth_mode;
+    bool registration;
 } http_server_options_t;
 
 /* One event-loop thread. The h2o context comes first: handlers get back here from req->conn->ctx. */
