@@ -309,8 +309,9 @@ export async function startServer(options = {}) {
       return store.dbQuery(sql);
     },
 
-    async launch() {
-      const port = await freePort();
+    // port: listen there (a restart that clients must find again); default a free one.
+    async launch(port = undefined) {
+      port ??= await freePort();
       const listen = options.listen ?? '127.0.0.1';
       const config = { LISTEN: listen, PORT: String(port), DATA_DIR: dataDir };
       if (options.threads !== 'default') config.THREADS = String(options.threads ?? 2);
@@ -391,10 +392,12 @@ export async function startServer(options = {}) {
       this.proc = null;
     },
 
-    // Starts again on the same data dir (and store), on a fresh port.
-    async restart() {
+    // Starts again on the same data dir (and store), on a fresh port, or with samePort on the
+    // port it had (for clients that reconnect, like a browser's event stream).
+    async restart({ samePort = false } = {}) {
+      const port = samePort ? this.port : undefined;
       if (this.proc) await this.stopProcess();
-      await this.launch();
+      await this.launch(port);
       return this;
     },
 

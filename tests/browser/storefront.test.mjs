@@ -1,0 +1,273 @@
+// The storefront in a real browser (Debian's chromium, headless, through playwright-core) against
+// the real binary, in the mode FLASHSALE_MODE names: the buyer page and the operator page as
+// people use them, with every change arriving without a reload. Each run also leaves screenshots
+// of both pages at phone and desktop width in SCREENSHOT_DIR (build/screenshots/<mode>/).
+//
+// The pages are looked at the way a person does — labels, button names, the words shown — and,
+// where words would be brittle, through the states the pages expose as data attributes:
+// #sale[data-state] (UPCOMING, ACTIVE, SOLD_OUT, ...), #result[data-outcome] (success,
+// already-purchased, sold-out, ...) and #conn[data-mode] (live, polling, ...).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer, uniqueSku, uniqueUser, isoIn, httpRequest } from '../blackbox/lib/harness.mjs';
+import { launchBrowser, openPage, assertClean, screenshot, VIEWPORTS, UI_TIMEOUT_MS } from './lib/browser.mjs';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const haveAdminPage = existsSync(path.join(repoRoot, 'web', 'admin.html'));
+const adminSkip = !haveAdminPage && 'web/admin.html is not there yet (branch web)';
+
+let server;
+let browser;
+// The live stream (GET /api/v1/sales/events, branch events): without it the pages poll, which the
+// tests of live behaviour must not mistake for it.
+let eventsSkip = false;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  const probe = await httpRequest(`${server.url}/api/v1/sales/events?sku=PROBE`, { timeoutMs: 2000 }).catch((err) => ({ status: err.message.includes('no answer') ? 200 : 0 }));
+  eventsSkip = probe.status === 404 && 'GET /api/v1/sales/events is not there yet (branch events)';
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** The buyer page of one sale, once it shows the sale; name fills the buyer's name field. */
+async function buyerPage(sku, { viewport = VIEWPORTS.desktop, name } = {}) {
+  const { context, page } = await openPage(browser, { viewport });
+  // without the stream the page's request for it fails (404) before it falls back to polling
+  page.allowFailedLoads = Boolean(eventsSkip);
+  await page.goto(`${server.url}/?sku=${encodeURIComponent(sku)}`);
+  await page.locator('#sale:not([data-state="LOADING"])').waitFor();
+  if (name !== undefined) await page.getByLabel('Your name').fill(name);
+  return { context, page };
+}
+
+function saleState(page) {
+  return page.locator('#sale').getAttribute('data-state');
+}
+
+async function waitForState(page, state, timeout = UI_TIMEOUT_MS) {
+  await page.locator(`#sale[data-state="${state}"]`).waitFor({ timeout });
+}
+
+async function stockShown(page) {
+  return Number((await page.locator('#stock-count').textContent()).replace(/[^\d]/g, ''));
+}
+
+async function waitForStock(page, stock) {
+  await page.waitForFunction((n) => Number(document.getElementById('stock-count')?.textContent.replace(/[^\d]/g, '')) === n, stock, { timeout: UI_TIMEOUT_MS });
+}
+
+async function clickBuy(page) {
+  await page.getByRole('button', { name: /buy now/i }).click();
+}
+
+async function waitForOutcome(page, outcome) {
+  await page.locator(`#result[data-outcome="${outcome}"]`).waitFor();
+  return page.locator('#result').innerText();
+}
+
+// Counts the main frame's navigations after the first load: a reload would add one.
+function countNavigations(page) {
+  const counter = { reloads: 0 };
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) counter.reloads += 1;
+  });
+  return counter;
+}
+
+test('the countdown turns into an open sale without a reload', async () => {
+  // far enough ahead to load the page on a busy machine, near enough to wait for
+  const startsAt = Date.now() + 8000;
+  const sale = await server.createSale({ productName: 'Countdown widget', initialStock: 3, startTime: new Date(startsAt).toISOString() });
+  const { context, page } = await buyerPage(sale.sku, { name: uniqueUser('early') });
+  const navigations = countNavigations(page);
+  try {
+    assert.equal(await saleState(page), 'UPCOMING');
+    assert.match(await page.locator('#countdown-label').innerText(), /start/i);
+    assert.equal(await page.locator('#buy').getAttribute('aria-disabled'), 'true');
+    await waitForState(page, 'ACTIVE', 8000 + UI_TIMEOUT_MS);
+    assert.ok(Date.now() >= startsAt - 1500, 'the sale opened on the page before its start time');
+    assert.match(await page.locator('#countdown-label').innerText(), /end/i);
+    assert.equal(await page.locator('#buy').getAttribute('aria-disabled'), 'false');
+    assert.equal(navigations.reloads, 0, 'the page reloaded');
+    await clickBuy(page);
+    await waitForOutcome(page, 'success');
+    assertClean(page);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a purchase succeeds and a second one says already purchased', async () => {
+  const sale = await server.createSale({ productName: 'Once per buyer', initialStock: 5 });
+  const buyer = uniqueUser('once');
+  const first = await buyerPage(sale.sku, { name: buyer });
+  const second = await buyerPage(sale.sku);
+  try {
+    await clickBuy(first.page);
+    const text = await waitForOutcome(first.page, 'success');
+    const mine = (await server.api('GET', `/api/v1/purchases?sku=${sale.sku}`, { userId: buyer })).json.data;
+    assert.ok(text.includes(mine.purchaseNo), `the order number ${mine.purchaseNo} is shown: ${text}`);
+    await waitForStock(first.page, 4);
+
+    // the same buyer again, from another browser
+    await second.page.getByLabel('Your name').fill(buyer);
+    await clickBuy(second.page);
+    const again = await waitForOutcome(second.page, 'already-purchased');
+    assert.match(again, /already/i);
+    assert.ok(again.includes(mine.purchaseNo), `the original order number is shown: ${again}`);
+    assert.equal((await server.product(sale.sku)).totalPurchases, 1);
+    assertClean(first.page);
+    assertClean(second.page);
+  } finally {
+    await first.context.close();
+    await second.context.close();
+  }
+});
+
+test('a second browser sees the stock drop, and "sold out" when another buyer takes the last unit', async (t) => {
+  if (eventsSkip) return t.skip(eventsSkip);
+  const sale = await server.createSale({ productName: 'Two left', initialStock: 2 });
+  const buyer = await buyerPage(sale.sku, { name: uniqueUser('a') });
+  const watcher = await buyerPage(sale.sku);
+  try {
+    await watcher.page.locator('#conn[data-mode="live"]').waitFor();
+    assert.equal(await stockShown(watcher.page), 2);
+    const navigations = countNavigations(watcher.page);
+
+    await clickBuy(buyer.page);
+    await waitForOutcome(buyer.page, 'success');
+    await waitForStock(watcher.page, 1);
+
+    // the last unit goes to someone else entirely
+    assert.equal((await server.purchase(sale.sku, uniqueUser('last'))).json.success, true);
+    await waitForStock(watcher.page, 0);
+    await waitForState(watcher.page, 'SOLD_OUT');
+    assert.match(await watcher.page.locator('#sale').innerText(), /sold out/i);
+    assert.equal(await watcher.page.locator('#buy').getAttribute('aria-disabled'), 'true');
+    assert.equal(navigations.reloads, 0);
+    assertClean(buyer.page);
+    assertClean(watcher.page);
+  } finally {
+    await buyer.context.close();
+    await watcher.context.close();
+  }
+});
+
+/** The operator page with the admin key entered. */
+async function adminPage({ viewport = VIEWPORTS.desktop, downloads = false } = {}) {
+  const { context, page } = await openPage(browser, { viewport, acceptDownloads: downloads });
+  await page.goto(`${server.url}/admin`);
+  await page.getByLabel(/admin key/i).fill(server.adminKey);
+  await page.getByLabel(/admin key/i).press('Enter');
+  await page.locator('[data-sku]').first().or(page.getByText(/no sales/i)).first().waitFor();
+  return { context, page };
+}
+
+test('a sale created in the admin page appears live on the buyer page', { skip: adminSkip }, async (t) => {
+  if (eventsSkip) return t.skip(eventsSkip);
+  const sku = uniqueSku('NEW');
+  // the buyer waits on a sale that does not exist yet
+  const buyer = await buyerPage(sku);
+  const admin = await adminPage();
+  try {
+    assert.equal(await saleState(buyer.page), 'MISSING');
+    await buyer.page.locator('#conn[data-mode="live"]').waitFor();
+    const navigations = countNavigations(buyer.page);
+
+    const form = admin.page.locator('form').filter({ has: admin.page.getByLabel(/^sku/i) });
+    await form.getByLabel(/^sku/i).fill(sku);
+    await form.getByLabel(/product name/i).fill('Made in the admin page');
+    await form.getByLabel(/initial stock|stock/i).fill('7');
+    await form.getByRole('button', { name: /create/i }).click();
+
+    await waitForState(buyer.page, 'ACTIVE');
+    assert.equal(await buyer.page.locator('#product-name').innerText(), 'Made in the admin page');
+    assert.equal(await stockShown(buyer.page), 7);
+    assert.equal(navigations.reloads, 0);
+    assertClean(buyer.page);
+    assertClean(admin.page);
+  } finally {
+    await buyer.context.close();
+    await admin.context.close();
+  }
+});
+
+test('the CSV download of the admin page holds every order', { skip: adminSkip }, async () => {
+  const sale = await server.createSale({ productName: 'Exported', initialStock: 40 });
+  const users = Array.from({ length: 25 }, () => uniqueUser('csv'));
+  for (const u of users) assert.equal((await server.purchase(sale.sku, u)).json.success, true);
+  const admin = await adminPage({ downloads: true });
+  try {
+    const row = admin.page.locator(`[data-sku="${sale.sku}"]`).first();
+    await row.waitFor();
+    const [download] = await Promise.all([
+      admin.page.waitForEvent('download'),
+      (async () => {
+        await row.click();
+        await admin.page.getByRole('link', { name: /csv/i }).or(admin.page.getByRole('button', { name: /csv/i })).first().click();
+      })(),
+    ]);
+    assert.equal(download.suggestedFilename(), `${sale.sku}-purchases.csv`);
+    const text = await readFile(await download.path(), 'utf8');
+    const lines = text.trimEnd().split('\r\n');
+    assert.equal(lines[0], 'purchaseNo,sku,userId,purchasedAt');
+    const listed = await server.allPurchases(sale.sku);
+    assert.equal(lines.length - 1, users.length);
+    assert.deepEqual(lines.slice(1).map((l) => l.split(',')[0]), listed.map((p) => p.purchaseNo));
+    assert.deepEqual(new Set(lines.slice(1).map((l) => l.split(',')[2])), new Set(users));
+    assertClean(admin.page);
+  } finally {
+    await admin.context.close();
+  }
+});
+
+test('the stream reconnects after the server restarts', async (t) => {
+  if (eventsSkip) return t.skip(eventsSkip);
+  const sale = await server.createSale({ productName: 'Survives a restart', initialStock: 10 });
+  const { context, page } = await buyerPage(sale.sku);
+  page.allowFailedLoads = true; // requests while the server is down fail, by design
+  try {
+    await page.locator('#conn[data-mode="live"]').waitFor();
+    const navigations = countNavigations(page);
+    await server.restart({ samePort: true });
+    // a change made after the restart reaches the page through the new stream
+    assert.equal((await server.purchase(sale.sku, uniqueUser('after'))).json.success, true);
+    await waitForStock(page, 9);
+    await page.locator('#conn[data-mode="live"]').waitFor();
+    assert.equal(navigations.reloads, 0);
+    assertClean(page);
+  } finally {
+    await context.close();
+  }
+});
+
+test('screenshots of both pages at phone and desktop width', async () => {
+  const sale = await server.createSale({ productName: 'Limited Edition Widget', initialStock: 120 });
+  for (let i = 0; i < 37; i++) await server.purchase(sale.sku, uniqueUser('shot'));
+  const saved = [];
+  for (const [width, viewport] of Object.entries(VIEWPORTS)) {
+    const { context, page } = await buyerPage(sale.sku, { viewport, name: uniqueUser('shopper') });
+    await clickBuy(page);
+    await waitForOutcome(page, 'success');
+    saved.push(await screenshot(page, `buyer-${width}`));
+    assertClean(page);
+    await context.close();
+    if (haveAdminPage) {
+      const admin = await adminPage({ viewport });
+      await admin.page.locator(`[data-sku="${sale.sku}"]`).first().click();
+      await admin.page.waitForLoadState('networkidle').catch(() => {});
+      saved.push(await screenshot(admin.page, `admin-${width}`));
+      assertClean(admin.page);
+      await admin.context.close();
+    }
+  }
+  for (const file of saved) assert.ok((await stat(file)).size > 10_000, `${file} looks empty`);
+});
