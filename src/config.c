@@ -21,9 +21,10 @@ const char config_usage[] =
     "  --redis URL         redis://[[USERNAME]:PASSWORD@]HOST[:PORT][/DB]: distributed mode (REDIS_URL)\n"
     "  --postgres URL      postgresql://... (DATABASE_URL), with --redis\n"
     "  --with-worker       run the persister inside the server (distributed mode)\n"
+    "  --log-level LEVEL   error, warn, info or debug (LOG_LEVEL, default info)\n"
     "  --help              this text\n"
     "\n"
-    "worker options: --redis URL --postgres URL (REDIS_URL, DATABASE_URL)\n";
+    "worker options: --redis URL --postgres URL --log-level LEVEL (REDIS_URL, DATABASE_URL, LOG_LEVEL)\n";
 
 enum {
     OPT_LISTEN = 256,
@@ -35,6 +36,7 @@ enum {
     OPT_REDIS,
     OPT_POSTGRES,
     OPT_WITH_WORKER,
+    OPT_LOG_LEVEL,
     OPT_HELP
 };
 
@@ -48,6 +50,7 @@ static const struct option serve_options[] = {
     {"redis", required_argument, NULL, OPT_REDIS},
     {"postgres", required_argument, NULL, OPT_POSTGRES},
     {"with-worker", no_argument, NULL, OPT_WITH_WORKER},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -85,12 +88,14 @@ static void set_defaults(config_t *config)
         .postgres_url = env_or("DATABASE_URL", NULL),
         .port = 8080,
         .threads = cpus > 0 ? (int)cpus : 1,
+        .log_level = LOG_INFO,
     };
 }
 
 static config_result_t parse(config_t *config, int argc, char **argv, bool serve, char *err, size_t err_size)
 {
-    const char *port = env_or("PORT", NULL), *threads = env_or("THREADS", NULL);
+    const char *port = env_or("PORT", NULL), *threads = env_or("THREADS", NULL),
+               *log_level = env_or("LOG_LEVEL", NULL);
     int option;
 
     set_defaults(config);
@@ -105,6 +110,9 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
             continue;
         case OPT_POSTGRES:
             config->postgres_url = optarg;
+            continue;
+        case OPT_LOG_LEVEL:
+            log_level = optarg;
             continue;
         default:
             break;
@@ -148,6 +156,10 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
     }
     if (threads != NULL && parse_int(threads, 1, 256, &config->threads) != 0) {
         snprintf(err, err_size, "threads must be a number from 1 to 256, got '%s'", threads);
+        return CONFIG_ERROR;
+    }
+    if (log_level != NULL && log_parse_level(log_level, &config->log_level) != 0) {
+        snprintf(err, err_size, "log level must be error, warn, info or debug, got '%s'", log_level);
         return CONFIG_ERROR;
     }
     if ((config->redis_url == NULL) != (config->postgres_url == NULL)) {

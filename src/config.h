@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/log.h"
+
 typedef struct {
     const char *listen;    /* address to bind, default 127.0.0.1 */
     int port;              /* default 8080 */
@@ -20,7 +22,8 @@ typedef struct {
     bool demo;             /* create a live demo sale at start */
     const char *redis_url; /* distributed mode when set (with postgres_url) */
     const char *postgres_url;
-    bool with_worker; /* run the persister inside the server */
+    bool with_worker;      /* run the persister inside the server */
+    log_level_t log_level; /* default info */
 } config_t;
 
 typedef enum {

@@ -2,51 +2,74 @@
  * flashsale: one binary, two commands. `serve` runs the HTTP API on the embedded engine (SQLite)
  * or, given --redis and --postgres, on the distributed one; `worker` runs the persister of the
  * distributed mode. Configuration errors end the process with one line on stderr and status 2.
+ *
+ * What the process says as a command line tool (the usage, a configuration error that ends it, the
+ * demo's admin key) is not logging: it goes out through cli_print, unformatted and whatever the log
+ * level. Everything else goes through the logger (core/log.h).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "config.h"
+#include "core/log.h"
 #include "distributed/distributed.h"
+#include "distributed/worker.h"
 #include "embedded/engine_embedded.h"
 #include "http/http_server.h"
 
 /* Set by SIGTERM/SIGINT in `worker`, and by `serve` when its embedded worker must stop. */
 static volatile sig_atomic_t worker_stop;
 
+/* The command line's own output: the one place besides the logger that writes to stdout or stderr. */
+static void cli_print(FILE *stream, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+static void cli_print(FILE *stream, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vfprintf(stream, format, args);
+    va_end(args);
+    fflush(stream);
+}
+
 static int usage_error(const char *message)
 {
-    fprintf(stderr, "flashsale: %s\n", message);
+    cli_print(stderr, "flashsale: %s\n", message);
     return 2;
 }
 
-/* The demo needs no secret from the user; a random one still keeps the admin API closed. */
+/*
+ * The demo needs no secret from the user; a random one still keeps the admin API closed. The key is
+ * printed on purpose, whatever the log level: it is the user's only way to learn it.
+ */
 static const char *demo_admin_key(char *out, size_t size)
 {
     unsigned char random[16];
     randombytes_buf(random, sizeof(random));
     sodium_bin2hex(out, size, random, sizeof(random));
-    fprintf(stderr, "flashsale: demo admin key: %s\n", out);
+    cli_print(stderr, "flashsale: demo admin key: %s\n", out);
     return out;
 }
 
 /* Returns the exit status when parsing ended the command (help, or a bad configuration), else -1. */
-static int finish_parse(config_result_t result, const char *err)
+static int finish_parse(config_result_t result, const config_t *config, const char *err)
 {
     switch (result) {
     case CONFIG_HELP:
-        fputs(config_usage, stdout);
+        cli_print(stdout, "%s", config_usage);
         return 0;
     case CONFIG_ERROR:
         return usage_error(err);
     case CONFIG_OK:
         break;
     }
+    log_set_level(config->log_level);
     return -1;
 }
 
@@ -64,7 +87,12 @@ static engine_t *open_engine(const config_t *config, char *err, size_t err_size)
 static void *run_worker_thread(void *arg)
 {
     const config_t *config = arg;
-    distributed_worker_run(config->redis_url, config->postgres_url, &worker_stop);
+    worker_options_t options;
+    char err[512];
+
+    worker_options_init(&options, config->redis_url, config->postgres_url);
+    if (worker_run(&options, &worker_stop, err, sizeof(err)) != 0)
+        log_error("worker", "%s", err);
     return NULL;
 }
 
@@ -74,9 +102,10 @@ static int serve(int argc, char **argv)
     config_t config;
     engine_t *engine;
     pthread_t worker;
+    bool worker_started = false;
     int result, status;
 
-    if ((status = finish_parse(config_parse_serve(&config, argc, argv, err, sizeof(err)), err)) >= 0)
+    if ((status = finish_parse(config_parse_serve(&config, argc, argv, err, sizeof(err)), &config, err)) >= 0)
         return status;
     if (config.admin_key == NULL)
         config.admin_key = demo_admin_key(generated_key, sizeof(generated_key));
@@ -89,7 +118,12 @@ static int serve(int argc, char **argv)
         sigaddset(&signals, SIGINT);
         sigaddset(&signals, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &signals, NULL);
-        pthread_create(&worker, NULL, run_worker_thread, &config);
+        if ((status = pthread_create(&worker, NULL, run_worker_thread, &config)) != 0) {
+            engine->ops->close(engine);
+            snprintf(err, sizeof(err), "cannot start the worker thread: %s", strerror(status));
+            return usage_error(err);
+        }
+        worker_started = true;
     }
     result = http_server_run(
         &(http_server_options_t){
@@ -101,14 +135,14 @@ static int serve(int argc, char **argv)
             .demo = config.demo,
         },
         err, sizeof(err));
-    if (config.with_worker) {
+    if (worker_started) {
         worker_stop = 1;
         pthread_join(worker, NULL);
     }
     engine->ops->close(engine);
     if (result != 0)
         return usage_error(err);
-    fprintf(stderr, "flashsale: stopped cleanly\n");
+    log_info("app", "stopped cleanly");
     return 0;
 }
 
@@ -122,15 +156,22 @@ static int worker(int argc, char **argv)
 {
     char err[512];
     config_t config;
+    worker_options_t options;
     struct sigaction stop = {.sa_handler = on_stop_signal};
     int status;
 
-    if ((status = finish_parse(config_parse_worker(&config, argc, argv, err, sizeof(err)), err)) >= 0)
+    if ((status = finish_parse(config_parse_worker(&config, argc, argv, err, sizeof(err)), &config, err)) >= 0)
         return status;
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGTERM, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
-    return distributed_worker_run(config.redis_url, config.postgres_url, &worker_stop) == 0 ? 0 : 1;
+    worker_options_init(&options, config.redis_url, config.postgres_url);
+    if (worker_run(&options, &worker_stop, err, sizeof(err)) != 0) {
+        /* The configuration cannot work; said like a configuration error, but the worker's status is 1. */
+        cli_print(stderr, "worker: %s\n", err);
+        return 1;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -142,9 +183,9 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "worker") == 0)
         return worker(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
-        fputs(config_usage, stdout);
+        cli_print(stdout, "%s", config_usage);
         return 0;
     }
-    fputs(config_usage, stderr);
+    cli_print(stderr, "%s", config_usage);
     return 2;
 }

@@ -8,7 +8,6 @@
 #ifndef FLASHSALE_DISTRIBUTED_H
 #define FLASHSALE_DISTRIBUTED_H
 
-#include <signal.h>
 #include <stddef.h>
 
 #include "core/engine.h"
@@ -20,12 +19,5 @@
  */
 engine_t *distributed_engine_open(const char *redis_url, const char *postgres_url, char *err,
                                   size_t err_size);
-
-/*
- * Runs the persister (stream -> PostgreSQL) until *stop becomes non-zero; returns 0 then, or a
- * negative code after logging a fatal error. Safe to run several at once, and inside a server
- * process on its own thread (serve --with-worker).
- */
-int distributed_worker_run(const char *redis_url, const char *postgres_url, volatile sig_atomic_t *stop);
 
 #endif

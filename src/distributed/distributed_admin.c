@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "distributed/engine_distributed_internal.h"
 #include "distributed/outbox.h"
 #include "distributed/redis_sale.h"
@@ -140,9 +141,8 @@ static void on_update_restored(void *data, const PGresult *result)
 {
     (void)data;
     if (result == NULL || PQresultStatus(result) != PGRES_COMMAND_OK)
-        fprintf(stderr,
-                "postgres: restoring a sale after a refused update failed; it differs from Redis until "
-                "the next update\n");
+        log_error("postgres", "restoring a sale after a refused update failed; it differs from Redis until "
+                              "the next update");
 }
 
 static void on_update_applied(void *data, redisReply *reply)

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "distributed/distributed.h"
 #include "distributed/engine_distributed_internal.h"
 #include "distributed/outbox.h"
@@ -95,7 +96,7 @@ void distributed_log_pg_error(const char *what, const PGresult *result)
         PQresultStatus(result) == PGRES_COMMAND_OK)
         return;
     const char *message = PQresultErrorMessage(result);
-    fprintf(stderr, "postgres: %s: %.*s\n", what, (int)strcspn(message, "\n"), message);
+    log_error("postgres", "%s: %.*s", what, (int)strcspn(message, "\n"), message);
 }
 
 bool distributed_pg_rows(const PGresult *result)
@@ -431,8 +432,8 @@ static void warn_unless_durable(redisContext *redis)
                    fsync->type == REDIS_REPLY_ARRAY && fsync->elements == 2 &&
                    strcmp(fsync->element[1]->str, "always") == 0;
     if (!durable)
-        fprintf(stderr, "warning: Redis is not configured with appendonly yes and appendfsync always; an "
-                        "acknowledged purchase may be lost if Redis crashes\n");
+        log_warn("redis", "not configured with appendonly yes and appendfsync always; an acknowledged purchase "
+                         "may be lost if Redis crashes");
     freeReplyObject(aof);
     freeReplyObject(fsync);
 }

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/log.h"
+
 typedef struct query {
     struct query *next;
     pg_async_cb cb;
@@ -98,7 +100,7 @@ static void take_head(pg_async_t *pg, query_t **query)
 static void report_down(pg_async_t *pg, const char *why)
 {
     if (!pg->down_reported)
-        fprintf(stderr, "postgres: %.*s\n", (int)strcspn(why, "\n"), why);
+        log_warn("postgres", "%.*s", (int)strcspn(why, "\n"), why);
     pg->down_reported = true;
 }
 
@@ -178,7 +180,7 @@ static void continue_connect(pg_async_t *pg)
             return;
         }
         if (pg->down_reported)
-            fprintf(stderr, "postgres: connected\n");
+            log_info("postgres", "connected");
         pg->down_reported = false;
         pg->state = PG_READY;
         if (watch(pg) != 0) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "distributed/outbox.h"
 #include "distributed/redis_sale.h"
 
@@ -171,7 +172,7 @@ static int rebuild_sale(redisContext *redis, PGconn *pg, PGresult *sales, int ro
         if (rebuilt == NULL)
             return -1;
         if (rebuilt->integer == 1)
-            fprintf(stderr, "reconcile: rebuilt sale %s (%s) with %d persisted orders\n", sku, sale_id, rows);
+            log_info("reconcile", "rebuilt sale %s (%s) with %d persisted orders", sku, sale_id, rows);
         freeReplyObject(rebuilt);
     }
     /* After the hash exists, as outbox.h's rule for the set requires. */
@@ -214,7 +215,7 @@ static int prune_sku(redisContext *redis, PGconn *pg, const char *sku, char *err
         if (deleted) {
             const char *argv[] = {keys.sale, keys.buyers, keys.orders, current->str};
             freeReplyObject(script(redis, err, err_size, &redis_sale_delete_script, 3, 4, argv));
-            fprintf(stderr, "reconcile: removed sale %s (%s), deleted in PostgreSQL\n", sku, current->str);
+            log_info("reconcile", "removed sale %s (%s), deleted in PostgreSQL", sku, current->str);
         }
     }
     freeReplyObject(current);
@@ -303,7 +304,7 @@ static void *run(void *data)
         if (result == 0)
             atomic_fetch_add_explicit(&reconciler->passes, 1, memory_order_relaxed);
         else
-            fprintf(stderr, "reconcile: %s; retrying in %d s\n", err, RETRY_DELAY_SECONDS);
+            log_warn("reconcile", "%s; retrying in %d s", err, RETRY_DELAY_SECONDS);
 
         pthread_mutex_lock(&reconciler->lock);
         if (result != 0) {

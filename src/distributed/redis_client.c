@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "distributed/redis_loop.h"
 
 /* Reconnects are attempted on this tick, the delay doubling from the first to the last value. */
@@ -95,7 +96,7 @@ static void on_retry_tick(h2o_timeout_entry_t *entry)
 static void report_down(redis_client_t *client, const char *why)
 {
     if (!client->down_reported || strncmp(client->down_reason, why, sizeof(client->down_reason) - 1) != 0)
-        fprintf(stderr, "redis %s:%d: %s; reconnecting\n", client->address.host, client->address.port, why);
+        log_warn("redis", "%s:%d: %s; reconnecting", client->address.host, client->address.port, why);
     client->down_reported = true;
     snprintf(client->down_reason, sizeof(client->down_reason), "%s", why);
 }
@@ -108,7 +109,7 @@ static void established(redis_client_t *client)
     if (client->connection_count > 1)
         atomic_fetch_add_explicit(&client->stats->reconnects, 1, memory_order_relaxed);
     if (client->down_reported)
-        fprintf(stderr, "redis %s:%d: connected\n", client->address.host, client->address.port);
+        log_info("redis", "%s:%d: connected", client->address.host, client->address.port);
     client->down_reported = false;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/buyer_index.h"
+#include "core/log.h"
 #include "distributed/redis_sale.h"
 
 typedef enum {
@@ -158,7 +159,7 @@ static void on_loaded(void *ctx, redisReply *reply)
         slot->connection = redis_client_connection_count(cache->redis);
     } else {
         if (reply != NULL && reply->type == REDIS_REPLY_ARRAY)
-            fprintf(stderr, "redis: the buyers of %s are malformed; not cached\n", slot->sku);
+            log_warn("redis", "the buyers of %s are malformed; not cached", slot->sku);
         buyer_index_dispose(&slot->buyers);
         slot->state = SLOT_DECLINED;
     }

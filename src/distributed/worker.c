@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
-#include "distributed/distributed.h"
+#include "core/log.h"
 #include "distributed/outbox.h"
 #include "distributed/worker_batch.h"
 #include "distributed/worker_lag.h"
@@ -79,7 +79,7 @@ static void outage(worker_t *worker, const char *err)
 {
     int64_t now = clock_monotonic_ms();
     if (strcmp(err, worker->last_error) != 0 || now - worker->last_error_log_ms >= ERROR_LOG_INTERVAL_MS) {
-        fprintf(stderr, "worker: %s; retrying\n", err);
+        log_warn("worker", "%s; retrying", err);
         snprintf(worker->last_error, sizeof worker->last_error, "%s", err);
         worker->last_error_log_ms = now;
     }
@@ -92,7 +92,7 @@ static void outage(worker_t *worker, const char *err)
 static void recovered(worker_t *worker)
 {
     if (worker->last_error[0] != '\0')
-        fprintf(stderr, "worker: recovered\n");
+        log_info("worker", "recovered");
     worker->last_error[0] = '\0';
     worker->backoff_ms = 0;
 }
@@ -161,8 +161,7 @@ static void log_refused(const worker_batch_t *batch)
         const worker_order_t *order = &batch->orders[i];
         if (order->fate != WORKER_ORDER_RETRY && order->fate != WORKER_ORDER_DEAD)
             continue;
-        fprintf(stderr, "worker: order %s of %s %s after %lld deliveries: %s\n", order->entry_id,
-                order->stream,
+        log_warn("worker", "order %s of %s %s after %lld deliveries: %s", order->entry_id, order->stream,
                 order->fate == WORKER_ORDER_DEAD ? "moved to " OUTBOX_DEAD_LETTER : "left for a retry",
                 order->deliveries, order->reason != NULL ? order->reason : "failed");
     }
@@ -183,9 +182,9 @@ static void log_progress(worker_t *worker)
     const worker_counts_t *counts = &worker->counts;
     if (counts->stored == 0 && counts->dead == 0 && lag.length == 0)
         return;
-    fprintf(stderr,
-            "worker: %llu orders stored (%llu new), %llu dead-lettered in %d s; lag: %lld orders in %lld "
-            "streams, %lld pending, oldest %lld ms; %lld dead letters\n",
+    log_info("worker",
+             "%llu orders stored (%llu new), %llu dead-lettered in %d s; lag: %lld orders in %lld "
+             "streams, %lld pending, oldest %lld ms; %lld dead letters",
             (unsigned long long)counts->stored, (unsigned long long)counts->inserted,
             (unsigned long long)counts->dead, worker->options->log_interval_ms / 1000, lag.length,
             lag.streams, lag.pending, lag.oldest_age_ms, lag.dead_letters);
@@ -210,41 +209,33 @@ static void round_trip(worker_t *worker)
     log_progress(worker);
 }
 
-int worker_run(const worker_options_t *options, volatile sig_atomic_t *stop)
+int worker_run(const worker_options_t *options, volatile sig_atomic_t *stop, char *err, size_t err_size)
 {
-    char consumer[128], err[ERROR_MAX];
+    char consumer[128];
     consumer_name(consumer, sizeof consumer);
     worker_t worker = {.options = options, .stop = stop};
     worker_batch_init(&worker.batch);
-    worker.streams = worker_streams_open(options->redis_url, consumer, options->block_ms, err, sizeof err);
+    worker.streams = worker_streams_open(options->redis_url, consumer, options->block_ms, err, err_size);
     if (worker.streams != NULL)
-        worker.store = worker_store_open(options->postgres_url, err, sizeof err);
+        worker.store = worker_store_open(options->postgres_url, err, err_size);
     /* A Redis that is down at start is an outage like any other, retried below; one that refuses
      * the password (or the database) says the configuration is wrong, which no retry fixes. */
     if (worker.store != NULL &&
-        worker_streams_connect(worker.streams, err, sizeof err) == REDIS_CONNECT_REFUSED) {
+        worker_streams_connect(worker.streams, err, err_size) == REDIS_CONNECT_REFUSED) {
         worker_store_close(worker.store);
         worker.store = NULL;
     }
     if (worker.store == NULL) {
-        fprintf(stderr, "worker: %s\n", err);
         worker_streams_close(worker.streams);
         return -1;
     }
-    fprintf(stderr, "worker: started as consumer %s\n", consumer);
+    log_info("worker", "started as consumer %s", consumer);
     worker.next_log_ms = clock_monotonic_ms() + options->log_interval_ms;
     while (!*stop)
         round_trip(&worker);
     worker_batch_dispose(&worker.batch);
     worker_store_close(worker.store);
     worker_streams_close(worker.streams);
-    fprintf(stderr, "worker: stopped\n");
+    log_info("worker", "stopped");
     return 0;
-}
-
-int distributed_worker_run(const char *redis_url, const char *postgres_url, volatile sig_atomic_t *stop)
-{
-    worker_options_t options;
-    worker_options_init(&options, redis_url, postgres_url);
-    return worker_run(&options, stop);
 }

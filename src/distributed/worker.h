@@ -38,10 +38,10 @@ typedef struct {
 void worker_options_init(worker_options_t *options, const char *redis_url, const char *postgres_url);
 
 /*
- * Runs until *stop becomes non-zero (seen within about block_ms); returns 0 then, or -1 after
- * logging why the configuration cannot work (a URL that does not parse, a Redis that refuses its
- * password or database at start). Outages are not errors: they are logged and retried.
+ * Runs until *stop becomes non-zero (seen within about block_ms); returns 0 then, or -1 with one
+ * line in err saying why the configuration cannot work (a URL that does not parse, a Redis that
+ * refuses its password or database at start). Outages are not errors: they are logged and retried.
  */
-int worker_run(const worker_options_t *options, volatile sig_atomic_t *stop);
+int worker_run(const worker_options_t *options, volatile sig_atomic_t *stop, char *err, size_t err_size);
 
 #endif

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "distributed/outbox.h"
 #include "distributed/redis_sale.h"
 
@@ -155,7 +156,7 @@ static void sample(worker_lag_sampler_t *sampler, redisContext **redis)
         *redis = NULL;
     }
     if (!sampler->failing)
-        fprintf(stderr, "worker lag: %s; the outbox gauges are stale until it answers\n", err);
+        log_warn("outbox", "%s; the outbox gauges are stale until it answers", err);
     sampler->failing = true;
 }
 

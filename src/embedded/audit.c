@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
+
 /* Positions grow without bound and are masked into the ring, which needs a power of two. */
 static_assert((AUDIT_RING_CAPACITY & (AUDIT_RING_CAPACITY - 1)) == 0,
               "AUDIT_RING_CAPACITY is a power of two");
@@ -137,7 +139,7 @@ static void count_batch(audit_t *audit, int rc, uint64_t events)
     if (rc == SQLITE_OK) {
         atomic_fetch_add_explicit(&audit->written, events, memory_order_release);
         if (!audit->healthy)
-            fprintf(stderr, "audit: writing again\n");
+            log_info("audit", "writing again");
         audit->healthy = true;
         return;
     }
@@ -145,7 +147,7 @@ static void count_batch(audit_t *audit, int rc, uint64_t events)
     atomic_fetch_add_explicit(&audit->dropped, events, memory_order_release);
     /* logged once per outage, not once per batch */
     if (audit->healthy)
-        fprintf(stderr, "audit: cannot write, dropping events: %s\n", sqlite3_errstr(rc));
+        log_warn("audit", "cannot write, dropping events: %s", sqlite3_errstr(rc));
     audit->healthy = false;
 }
 

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
+
 #define LEDGER_SCHEMA_VERSION 1
 #define STRINGIFY(x)          #x
 #define STRINGIFY_VALUE(x)    STRINGIFY(x)
@@ -289,7 +291,7 @@ static int load_purchases(ledger_t *ledger, sqlite3_stmt *purchases, uint64_t sa
         result = loader->on_purchase(loader->arg, sale_id, sequence, &purchase);
     }
     if (result == 0 && rc != SQLITE_DONE) {
-        fprintf(stderr, "ledger: cannot read purchases: %s\n", sqlite3_errmsg(ledger->db));
+        log_error("ledger", "cannot read purchases: %s", sqlite3_errmsg(ledger->db));
         result = -EIO;
     }
     sqlite3_reset(purchases);
@@ -312,7 +314,7 @@ int ledger_load(ledger_t *ledger, const ledger_loader_t *loader)
                            "SELECT purchase_no, sequence, sku, user_id, purchased_ms FROM purchases"
                            " WHERE sale_id = ?1 ORDER BY sequence",
                            -1, &purchases, NULL) != SQLITE_OK) {
-        fprintf(stderr, "ledger: cannot read the database: %s\n", sqlite3_errmsg(ledger->db));
+        log_error("ledger", "cannot read the database: %s", sqlite3_errmsg(ledger->db));
         result = -EIO;
         goto done;
     }
@@ -332,7 +334,7 @@ int ledger_load(ledger_t *ledger, const ledger_loader_t *loader)
             result = load_purchases(ledger, purchases, sale.sale_id, loader);
     }
     if (result == 0 && rc != SQLITE_DONE) {
-        fprintf(stderr, "ledger: cannot read sales: %s\n", sqlite3_errmsg(ledger->db));
+        log_error("ledger", "cannot read sales: %s", sqlite3_errmsg(ledger->db));
         result = -EIO;
     }
 done:
@@ -462,14 +464,14 @@ static void commit_batch(ledger_t *ledger)
         atomic_fetch_add_explicit(&ledger->stats.failures, 1, memory_order_relaxed);
         /* logged once per outage, not once per retry */
         if (atomic_exchange_explicit(&ledger->healthy, false, memory_order_relaxed))
-            fprintf(stderr, "ledger: cannot commit, retrying: %s\n", sqlite3_errstr(rc));
+            log_error("ledger", "cannot commit, retrying: %s", sqlite3_errstr(rc));
         if (!wait_before_retry(ledger)) {
             ledger->abandoned_records = ledger->batch.count;
             return;
         }
     }
     if (!atomic_exchange_explicit(&ledger->healthy, true, memory_order_relaxed))
-        fprintf(stderr, "ledger: committing again\n");
+        log_info("ledger", "committing again");
     count_commit(ledger, commit_us);
 
     uint64_t durable = ledger->batch.items[ledger->batch.count - 1].ledger_sequence;
@@ -530,7 +532,7 @@ static uint64_t append(ledger_t *ledger, record_t *record)
          * record that cannot be queued is fatal, as it is to h2o's own allocator.
          */
         if (items == NULL) {
-            fprintf(stderr, "ledger: out of memory queueing %zu records\n", capacity);
+            log_error("ledger", "out of memory queueing %zu records", capacity);
             abort();
         }
         pending->items = items;
@@ -605,8 +607,7 @@ void ledger_close(ledger_t *ledger)
     else
         write_until_closed(ledger);
     if (ledger->abandoned_records > 0)
-        fprintf(stderr, "ledger: closed with %llu records not written\n",
-                (unsigned long long)ledger->abandoned_records);
+        log_error("ledger", "closed with %llu records not written", (unsigned long long)ledger->abandoned_records);
 
     for (int i = 0; i < STATEMENT_COUNT; i++)
         sqlite3_finalize(ledger->statements[i]);

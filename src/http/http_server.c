@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "http/http_api.h"
 
 #define LOOP_TICK_MS     100   /* how soon a loop notices the stop flag */
@@ -349,10 +350,9 @@ int http_server_run(const http_server_options_t *options, char *err, size_t err_
         }
     }
     if (decide_start(&server, started, count, err, err_size)) {
-        fprintf(stderr, "flashsale: serving http://%s:%d with %zu threads\n", options->listen, options->port,
-                count);
+        log_info("http", "serving http://%s:%d with %zu threads", options->listen, options->port, count);
         sigwait(&signals, &signal_number);
-        fprintf(stderr, "flashsale: %s received, finishing requests in flight\n", strsignal(signal_number));
+        log_info("http", "%s received, finishing requests in flight", strsignal(signal_number));
         result = 0;
     }
     atomic_store(&server.stopping, true);

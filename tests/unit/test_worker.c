@@ -121,10 +121,20 @@ static int teardown(void **state)
     return 0;
 }
 
+/* worker_run, with the line of a fatal error on stderr. */
+static int run(const worker_options_t *options, volatile sig_atomic_t *stop)
+{
+    char err[512];
+    int result = worker_run(options, stop, err, sizeof(err));
+    if (result != 0)
+        fprintf(stderr, "worker: %s\n", err);
+    return result;
+}
+
 static void *run_worker(void *arg)
 {
     running_worker_t *worker = arg;
-    return (void *)(intptr_t)worker_run(&worker->options, &worker->stop);
+    return (void *)(intptr_t)run(&worker->options, &worker->stop);
 }
 
 static void test_options(worker_options_t *options, const fixture_t *fixture)
@@ -351,7 +361,7 @@ static void test_killed_worker_loses_nothing(void **state)
         test_options(&options, fixture);
         options.batch_size = 20; /* many small commits, so the kill lands between two of them */
         static volatile sig_atomic_t never;
-        _exit(worker_run(&options, &never) == 0 ? 0 : 1);
+        _exit(run(&options, &never) == 0 ? 0 : 1);
     }
     assert_true(child > 0);
     long long total = 4000, added = 0;
@@ -695,10 +705,10 @@ static void test_bad_url_is_a_configuration_error(void **state)
     test_options(&options, fixture);
     options.redis_url = "http://127.0.0.1";
     static volatile sig_atomic_t never;
-    assert_int_equal(worker_run(&options, &never), -1);
+    assert_int_equal(run(&options, &never), -1);
     test_options(&options, fixture);
     options.postgres_url = "postgresql://[broken";
-    assert_int_equal(worker_run(&options, &never), -1);
+    assert_int_equal(run(&options, &never), -1);
 }
 
 static void test_worker_logs_in_with_the_password(void **state)
@@ -722,7 +732,7 @@ static void test_worker_logs_in_with_the_password(void **state)
     options.redis_url = url;
     snprintf(url, sizeof url, "redis://:wrong@127.0.0.1:%d", protected_redis->port);
     static volatile sig_atomic_t never;
-    assert_int_equal(worker_run(&options, &never), -1);
+    assert_int_equal(run(&options, &never), -1);
     assert_int_equal(stream_length(fixture, "LOCKED"), 1);
 
     /* An ACL user, the password percent-encoded. */
