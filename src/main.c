@@ -18,7 +18,7 @@
 
 #include "config.h"
 #include "core/log.h"
-#include "distributed/distributed.h"
+#include "distributed/engine_distributed.h"
 #include "distributed/worker.h"
 #include "embedded/engine_embedded.h"
 #include "http/http_server.h"
@@ -76,7 +76,7 @@ static int finish_parse(config_result_t result, const config_t *config, const ch
 static engine_t *open_engine(const config_t *config, char *err, size_t err_size)
 {
     if (config->redis_url != NULL)
-        return distributed_engine_open(config->redis_url, config->postgres_url, err, err_size);
+        return engine_distributed_open(config->redis_url, config->postgres_url, err, err_size);
     if (mkdir(config->data_dir, 0755) != 0 && errno != EEXIST) {
         snprintf(err, err_size, "cannot create data directory %s: %s", config->data_dir, strerror(errno));
         return NULL;
@@ -119,7 +119,7 @@ static int serve(int argc, char **argv)
         sigaddset(&signals, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &signals, NULL);
         if ((status = pthread_create(&worker, NULL, run_worker_thread, &config)) != 0) {
-            engine->ops->close(engine);
+            engine_close(engine);
             snprintf(err, sizeof(err), "cannot start the worker thread: %s", strerror(status));
             return usage_error(err);
         }
@@ -139,7 +139,7 @@ static int serve(int argc, char **argv)
         worker_stop = 1;
         pthread_join(worker, NULL);
     }
-    engine->ops->close(engine);
+    engine_close(engine);
     if (result != 0)
         return usage_error(err);
     log_info("app", "stopped cleanly");

@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "distributed/distributed.h"
+#include "distributed/engine_distributed.h"
 #include "distributed/engine_distributed_internal.h"
 #include "distributed/outbox.h"
 #include "distributed/pg_schema.h"
@@ -462,7 +462,7 @@ static int prepare_stores(const redis_address_t *address, const char *postgres_u
     return result;
 }
 
-engine_t *distributed_engine_open(const char *redis_url, const char *postgres_url, char *err, size_t err_size)
+engine_t *engine_distributed_open(const char *redis_url, const char *postgres_url, char *err, size_t err_size)
 {
     redis_address_t address;
     if (redis_address_parse(redis_url, &address, err, err_size) != 0)

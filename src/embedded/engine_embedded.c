@@ -1,6 +1,7 @@
 #include "embedded/engine_embedded.h"
 
 #include <assert.h>
+#include <h2o.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>

@@ -565,9 +565,9 @@ static void get_sales(const reply_t *reply)
         return;
     }
     if (sku == NULL && (call = start_call(reply, render_sales, NULL)) != NULL)
-        reply->thread->engine->engine->ops->list_sales(reply->thread->engine, on_engine_answer, call);
+        engine_list_sales(reply->thread->engine, on_engine_answer, call);
     else if (sku != NULL && (call = start_call(reply, render_sale, "no sale with this sku")) != NULL)
-        reply->thread->engine->engine->ops->get_sale(reply->thread->engine, sku_copy, on_engine_answer, call);
+        engine_get_sale(reply->thread->engine, sku_copy, on_engine_answer, call);
 }
 
 static void post_purchase(const reply_t *reply)
@@ -593,7 +593,7 @@ static void post_purchase(const reply_t *reply)
     }
     json_decref(body);
     if ((call = start_call(reply, render_purchase, "no sale with this sku")) != NULL)
-        reply->thread->engine->engine->ops->purchase(reply->thread->engine, sku, user_id, on_purchase_answer,
+        engine_purchase(reply->thread->engine, sku, user_id, on_purchase_answer,
                                                      call);
 }
 
@@ -611,7 +611,7 @@ static void get_purchase(const reply_t *reply)
         return;
     }
     if ((call = start_call(reply, render_found_purchase, "this user has no purchase in this sale")) != NULL)
-        reply->thread->engine->engine->ops->get_purchase(reply->thread->engine, sku_copy, user_id,
+        engine_get_purchase(reply->thread->engine, sku_copy, user_id,
                                                          on_engine_answer, call);
 }
 
@@ -646,7 +646,7 @@ static void create_product(const reply_t *reply)
         return;
     call->admin = true;
     call->success_status = 201;
-    reply->thread->engine->engine->ops->create_sale(reply->thread->engine, &fields, on_engine_answer, call);
+    engine_create_sale(reply->thread->engine, &fields, on_engine_answer, call);
 }
 
 static void update_product(const reply_t *reply, const char *sku)
@@ -659,7 +659,7 @@ static void update_product(const reply_t *reply, const char *sku)
     if ((call = start_call(reply, render_sale, "no sale with this sku")) == NULL)
         return;
     call->admin = true;
-    reply->thread->engine->engine->ops->update_sale(reply->thread->engine, sku, &fields, on_engine_answer,
+    engine_update_sale(reply->thread->engine, sku, &fields, on_engine_answer,
                                                     call);
 }
 
@@ -680,7 +680,7 @@ static void list_product_purchases(const reply_t *reply, const char *sku)
     if (after != NULL && after[0] == '\0')
         after = NULL;
     if ((call = start_call(reply, render_purchases, "no sale with this sku")) != NULL)
-        reply->thread->engine->engine->ops->list_purchases(reply->thread->engine, sku, after, (size_t)limit,
+        engine_list_purchases(reply->thread->engine, sku, after, (size_t)limit,
                                                            on_engine_answer, call);
 }
 
@@ -720,9 +720,9 @@ static void route_product(reply_t *reply, const char *rest, size_t rest_len)
                                   "no sale with this sku")) != NULL) {
         call->admin = true;
         if (method_is(req, "GET"))
-            reply->thread->engine->engine->ops->get_sale(reply->thread->engine, sku, on_engine_answer, call);
+            engine_get_sale(reply->thread->engine, sku, on_engine_answer, call);
         else
-            reply->thread->engine->engine->ops->delete_sale(reply->thread->engine, sku, on_engine_answer,
+            engine_delete_sale(reply->thread->engine, sku, on_engine_answer,
                                                             call);
     }
 }
@@ -756,7 +756,7 @@ static void route(reply_t *reply)
             if (method_is(req, "POST"))
                 create_product(reply);
             else if ((call = start_call(reply, render_sales, NULL)) != NULL && (call->admin = true))
-                reply->thread->engine->engine->ops->list_sales(reply->thread->engine, on_engine_answer, call);
+                engine_list_sales(reply->thread->engine, on_engine_answer, call);
         }
     } else if (path.len > sizeof(products_prefix) - 1 &&
                memcmp(path.base, products_prefix, sizeof(products_prefix) - 1) == 0) {
@@ -767,13 +767,13 @@ static void route(reply_t *reply)
         if (!method_is(req, "GET"))
             send_method_not_allowed(reply, "GET");
         else if ((call = start_call(reply, render_health, NULL)) != NULL)
-            reply->thread->engine->engine->ops->health(reply->thread->engine, on_engine_answer, call);
+            engine_health(reply->thread->engine, on_engine_answer, call);
     } else if (h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"))) {
         reply->route = METRICS_ROUTE_METRICS;
         if (!method_is(req, "GET"))
             send_method_not_allowed(reply, "GET");
         else if ((call = start_call(reply, render_metrics, NULL)) != NULL)
-            reply->thread->engine->engine->ops->metrics(reply->thread->engine, on_engine_answer, call);
+            engine_metrics(reply->thread->engine, on_engine_answer, call);
     } else {
         send_not_found(reply, "no such route");
     }

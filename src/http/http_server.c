@@ -155,7 +155,7 @@ static void create_demo_sale(demo_t *demo)
         .end_ms = now + 24 * 3600 * 1000,
     };
     engine_loop_t *loop = demo->thread->engine;
-    loop->engine->ops->create_sale(loop, &fields, on_demo_created, demo);
+    engine_create_sale(loop, &fields, on_demo_created, demo);
 }
 
 static void on_demo_deleted(void *ctx, const engine_result_t *result)
@@ -179,7 +179,7 @@ static void on_demo_found(void *ctx, const engine_result_t *result)
     else if (result->status == ENGINE_OK && sale_state(result->sale, clock_now_ms()) == SALE_STATE_ACTIVE)
         demo->done = true;
     else if (result->status == ENGINE_OK)
-        loop->engine->ops->delete_sale(loop, "DEMO-001", on_demo_deleted, demo);
+        engine_delete_sale(loop, "DEMO-001", on_demo_deleted, demo);
     else
         demo->failed = demo->done = true;
 }
@@ -188,7 +188,7 @@ static int prepare_demo(http_thread_t *thread, char *err, size_t err_size)
 {
     demo_t demo = {.thread = thread};
 
-    thread->engine->engine->ops->get_sale(thread->engine, "DEMO-001", on_demo_found, &demo);
+    engine_get_sale(thread->engine, "DEMO-001", on_demo_found, &demo);
     while (!demo.done)
         h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
     if (demo.failed) {
@@ -220,7 +220,7 @@ static int init_thread(http_thread_t *thread)
     thread->listener->data = thread;
     thread->listen_fd = -1;
     if ((thread->engine =
-             server->options.engine->ops->attach(server->options.engine, thread->context.loop)) == NULL) {
+             engine_attach(server->options.engine, thread->context.loop)) == NULL) {
         snprintf(thread->error, sizeof(thread->error), "the storage engine refused a loop thread");
         return -1;
     }
@@ -283,7 +283,7 @@ static void *run_thread(void *arg)
     if (thread->listener != NULL)
         drain(thread);
     if (thread->engine != NULL)
-        server->options.engine->ops->detach(thread->engine);
+        engine_detach(thread->engine);
     thread->engine = NULL;
     /* The h2o context and loop are left to the process exit: idle keep-alive connections still hold
        timeouts in them, and h2o 2.2.5 asserts that none remain when either is disposed. */
