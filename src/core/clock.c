@@ -40,6 +40,13 @@ int64_t clock_monotonic_ms(void)
     return timespec_to_ms(&ts);
 }
 
+uint64_t clock_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* C division truncates toward zero; the calendar needs it to round down. */
 static int64_t floor_div(int64_t numerator, int64_t denominator)
 {

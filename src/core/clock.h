@@ -15,6 +15,8 @@
 int64_t clock_now_ms(void);
 /* Monotonic milliseconds, for durations and uptime. */
 int64_t clock_monotonic_ms(void);
+/* Monotonic nanoseconds, for latencies. */
+uint64_t clock_monotonic_ns(void);
 
 /*
  * Writes ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (CLOCK_ISO_LEN bytes). A time outside years

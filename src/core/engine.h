@@ -143,8 +143,8 @@ static inline void engine_purchase(engine_loop_t *loop, const char *sku, const c
     loop->engine->ops->purchase(loop, sku, user_id, cb, ctx);
 }
 
-static inline void engine_get_purchase(engine_loop_t *loop, const char *sku, const char *user_id, engine_cb cb,
-                                       void *ctx)
+static inline void engine_get_purchase(engine_loop_t *loop, const char *sku, const char *user_id,
+                                       engine_cb cb, void *ctx)
 {
     loop->engine->ops->get_purchase(loop, sku, user_id, cb, ctx);
 }
@@ -159,7 +159,8 @@ static inline void engine_list_sales(engine_loop_t *loop, engine_cb cb, void *ct
     loop->engine->ops->list_sales(loop, cb, ctx);
 }
 
-static inline void engine_create_sale(engine_loop_t *loop, const sale_fields_t *fields, engine_cb cb, void *ctx)
+static inline void engine_create_sale(engine_loop_t *loop, const sale_fields_t *fields, engine_cb cb,
+                                      void *ctx)
 {
     loop->engine->ops->create_sale(loop, fields, cb, ctx);
 }
@@ -175,8 +176,8 @@ static inline void engine_delete_sale(engine_loop_t *loop, const char *sku, engi
     loop->engine->ops->delete_sale(loop, sku, cb, ctx);
 }
 
-static inline void engine_list_purchases(engine_loop_t *loop, const char *sku, const char *after, size_t limit,
-                                         engine_cb cb, void *ctx)
+static inline void engine_list_purchases(engine_loop_t *loop, const char *sku, const char *after,
+                                         size_t limit, engine_cb cb, void *ctx)
 {
     loop->engine->ops->list_purchases(loop, sku, after, limit, cb, ctx);
 }

@@ -25,8 +25,8 @@ void log_set_level(log_level_t level)
 
 int log_parse_level(const char *text, log_level_t *level)
 {
-    static const char *const names[] = {[LOG_ERROR] = "error", [LOG_WARN] = "warn", [LOG_INFO] = "info",
-                                        [LOG_DEBUG] = "debug"};
+    static const char *const names[] = {
+        [LOG_ERROR] = "error", [LOG_WARN] = "warn", [LOG_INFO] = "info", [LOG_DEBUG] = "debug"};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i) {
         if (strcmp(text, names[i]) == 0) {

@@ -42,10 +42,10 @@ static inline bool log_enabled(log_level_t level)
 void log_write(log_level_t level, const char *module, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define LOG_AT(level, module, ...)                                                                          \
-    do {                                                                                                    \
-        if (log_enabled(level))                                                                             \
-            log_write(level, module, __VA_ARGS__);                                                          \
+#define LOG_AT(level, module, ...)                                                                           \
+    do {                                                                                                     \
+        if (log_enabled(level))                                                                              \
+            log_write(level, module, __VA_ARGS__);                                                           \
     } while (0)
 #define log_error(module, ...) LOG_AT(LOG_ERROR, module, __VA_ARGS__)
 #define log_warn(module, ...)  LOG_AT(LOG_WARN, module, __VA_ARGS__)

@@ -432,8 +432,9 @@ static void warn_unless_durable(redisContext *redis)
                    fsync->type == REDIS_REPLY_ARRAY && fsync->elements == 2 &&
                    strcmp(fsync->element[1]->str, "always") == 0;
     if (!durable)
-        log_warn("redis", "not configured with appendonly yes and appendfsync always; an acknowledged purchase "
-                         "may be lost if Redis crashes");
+        log_warn("redis",
+                 "not configured with appendonly yes and appendfsync always; an acknowledged purchase "
+                 "may be lost if Redis crashes");
     freeReplyObject(aof);
     freeReplyObject(fsync);
 }

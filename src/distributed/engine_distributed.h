@@ -17,6 +17,7 @@
  * reconciles Redis with PostgreSQL plus the streams. Returns NULL and writes one human line
  * into err on failure. The result is closed with engine_close.
  */
-engine_t *engine_distributed_open(const char *redis_url, const char *postgres_url, char *err, size_t err_size);
+engine_t *engine_distributed_open(const char *redis_url, const char *postgres_url, char *err,
+                                  size_t err_size);
 
 #endif

@@ -162,8 +162,8 @@ static void log_refused(const worker_batch_t *batch)
         if (order->fate != WORKER_ORDER_RETRY && order->fate != WORKER_ORDER_DEAD)
             continue;
         log_warn("worker", "order %s of %s %s after %lld deliveries: %s", order->entry_id, order->stream,
-                order->fate == WORKER_ORDER_DEAD ? "moved to " OUTBOX_DEAD_LETTER : "left for a retry",
-                order->deliveries, order->reason != NULL ? order->reason : "failed");
+                 order->fate == WORKER_ORDER_DEAD ? "moved to " OUTBOX_DEAD_LETTER : "left for a retry",
+                 order->deliveries, order->reason != NULL ? order->reason : "failed");
     }
 }
 
@@ -185,9 +185,9 @@ static void log_progress(worker_t *worker)
     log_info("worker",
              "%llu orders stored (%llu new), %llu dead-lettered in %d s; lag: %lld orders in %lld "
              "streams, %lld pending, oldest %lld ms; %lld dead letters",
-            (unsigned long long)counts->stored, (unsigned long long)counts->inserted,
-            (unsigned long long)counts->dead, worker->options->log_interval_ms / 1000, lag.length,
-            lag.streams, lag.pending, lag.oldest_age_ms, lag.dead_letters);
+             (unsigned long long)counts->stored, (unsigned long long)counts->inserted,
+             (unsigned long long)counts->dead, worker->options->log_interval_ms / 1000, lag.length,
+             lag.streams, lag.pending, lag.oldest_age_ms, lag.dead_letters);
     worker->counts = (worker_counts_t){0};
 }
 

@@ -607,7 +607,8 @@ void ledger_close(ledger_t *ledger)
     else
         write_until_closed(ledger);
     if (ledger->abandoned_records > 0)
-        log_error("ledger", "closed with %llu records not written", (unsigned long long)ledger->abandoned_records);
+        log_error("ledger", "closed with %llu records not written",
+                  (unsigned long long)ledger->abandoned_records);
 
     for (int i = 0; i < STATEMENT_COUNT; i++)
         sqlite3_finalize(ledger->statements[i]);

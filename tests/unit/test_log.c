@@ -112,7 +112,8 @@ static void test_level_filters(void **state)
     log_set_level(LOG_DEBUG);
     log_debug("test", "debug again");
     char *text = captured(fixture);
-    assert_matches(text, "^[^\n]* warn  test: warn\n[^\n]* error test: error\n[^\n]* debug test: debug again\n$");
+    assert_matches(text,
+                   "^[^\n]* warn  test: warn\n[^\n]* error test: error\n[^\n]* debug test: debug again\n$");
     free(text);
 }
 

@@ -16,7 +16,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config.h"
+#include "api/api.h"
+#include "app/config.h"
+#include "app/demo.h"
 #include "core/log.h"
 #include "distributed/engine_distributed.h"
 #include "distributed/worker.h"
@@ -96,6 +98,53 @@ static void *run_worker_thread(void *arg)
     return NULL;
 }
 
+/* What the server's loop hooks need. */
+typedef struct {
+    api_t *api;
+    bool demo;
+} serving_t;
+
+/* On each loop's thread before the server accepts: the API's state, and the demo sale on loop 0. */
+static int start_loop(http_loop_t *loop, void *data, char *err, size_t err_size)
+{
+    serving_t *serving = data;
+
+    if (api_loop_start(serving->api, loop, err, err_size) != 0)
+        return -1;
+    if (serving->demo && loop->index == 0)
+        return demo_sale_prepare(api_loop_engine(loop), loop->context.loop, err, err_size);
+    return 0;
+}
+
+static void stop_loop(http_loop_t *loop, void *data)
+{
+    serving_t *serving = data;
+    api_loop_stop(serving->api, loop);
+}
+
+/* Serves the API on engine until a stop signal; returns 0, or -1 with one line in err. */
+static int run_server(const config_t *config, engine_t *engine, char *err, size_t err_size)
+{
+    serving_t serving = {.demo = config->demo};
+    int result;
+
+    if ((serving.api = api_create(engine, config->admin_key, (size_t)config->threads, err, err_size)) == NULL)
+        return -1;
+    result = http_server_run(
+        &(http_server_options_t){
+            .listen = config->listen,
+            .port = config->port,
+            .threads = config->threads,
+            .router = api_router(serving.api),
+            .loop_start = start_loop,
+            .loop_stop = stop_loop,
+            .data = &serving,
+        },
+        err, err_size);
+    api_destroy(serving.api);
+    return result;
+}
+
 static int serve(int argc, char **argv)
 {
     char err[512], generated_key[33];
@@ -125,16 +174,7 @@ static int serve(int argc, char **argv)
         }
         worker_started = true;
     }
-    result = http_server_run(
-        &(http_server_options_t){
-            .listen = config.listen,
-            .port = config.port,
-            .threads = config.threads,
-            .admin_key = config.admin_key,
-            .engine = engine,
-            .demo = config.demo,
-        },
-        err, sizeof(err));
+    result = run_server(&config, engine, err, sizeof(err));
     if (worker_started) {
         worker_stop = 1;
         pthread_join(worker, NULL);
@@ -160,7 +200,8 @@ static int worker(int argc, char **argv)
     struct sigaction stop = {.sa_handler = on_stop_signal};
     int status;
 
-    if ((status = finish_parse(config_parse_worker(&config, argc, argv, err, sizeof(err)), &config, err)) >= 0)
+    if ((status = finish_parse(config_parse_worker(&config, argc, argv, err, sizeof(err)), &config, err)) >=
+        0)
         return status;
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGTERM, &stop, NULL);
