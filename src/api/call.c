@@ -23,7 +23,8 @@ static void on_request_disposed(void *object)
 
 void api_reply_unavailable(const http_request_t *request)
 {
-    http_reply_error(request, 503, "SERVICE_UNAVAILABLE", "the store did not answer in time; retry shortly", NULL);
+    http_reply_error(request, 503, "SERVICE_UNAVAILABLE", "the store did not answer in time; retry shortly",
+                     NULL);
 }
 
 /* The common answers of every status but ENGINE_OK. */
@@ -40,8 +41,8 @@ static void reply_status(const http_request_t *request, const engine_result_t *r
         http_reply_error(request, 409, "CONFLICT", "a sale with this sku already exists", "sku");
         break;
     case ENGINE_NOT_MODIFIABLE:
-        http_json_error(http_reply_body(request), "SALE_NOT_MODIFIABLE", "only an upcoming sale can be changed",
-                        NULL, NULL);
+        http_json_error(http_reply_body(request), "SALE_NOT_MODIFIABLE",
+                        "only an upcoming sale can be changed", NULL, NULL);
         http_reply_json(request, 200);
         break;
     case ENGINE_INVALID:
@@ -78,7 +79,8 @@ api_call_t *api_call_start(const http_request_t *request, api_render_fn render, 
         api_reply_unavailable(request);
         return NULL;
     }
-    *call = (api_call_t){.request = *request, .render = render, .not_found = not_found, .success_status = 200};
+    *call =
+        (api_call_t){.request = *request, .render = render, .not_found = not_found, .success_status = 200};
     call->guard = h2o_mem_alloc_shared(&request->req->pool, sizeof(*call->guard), on_request_disposed);
     call->guard->call = call;
     ++request->loop->in_flight;

@@ -72,7 +72,8 @@ static void render_outcomes(strbuf_t *out, const api_t *api)
     }
     for (size_t t = 0; t < api->loop_count; ++t)
         unavailable += read_counter(&api->counters[t].unavailable);
-    strbuf_appendf(out, "flashsale_purchase_outcomes_total{outcome=\"unavailable\"} %" PRIu64 "\n", unavailable);
+    strbuf_appendf(out, "flashsale_purchase_outcomes_total{outcome=\"unavailable\"} %" PRIu64 "\n",
+                   unavailable);
 }
 
 static void render_metrics(const api_call_t *call, const engine_result_t *result)

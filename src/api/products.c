@@ -104,7 +104,8 @@ static bool require_sale_fields(const http_request_t *request, sale_fields_t *fi
 }
 
 /* A call whose sales are rendered as products; NULL after replying 503. */
-static api_call_t *start_admin_call(const http_request_t *request, api_render_fn render, const char *not_found)
+static api_call_t *start_admin_call(const http_request_t *request, api_render_fn render,
+                                    const char *not_found)
 {
     api_call_t *call = api_call_start(request, render, not_found);
     if (call != NULL)
@@ -171,7 +172,8 @@ void api_delete_product(const http_request_t *request)
     char sku[SALE_SKU_MAX + 1];
     api_call_t *call;
 
-    if (require_sku(request, sku) && (call = start_admin_call(request, render_deleted, "no sale with this sku")) != NULL)
+    if (require_sku(request, sku) &&
+        (call = start_admin_call(request, render_deleted, "no sale with this sku")) != NULL)
         engine_delete_sale(api_loop_of(request)->engine, sku, api_call_answer, call);
 }
 
@@ -196,7 +198,8 @@ static void render_purchases(const api_call_t *call, const engine_result_t *resu
 
 void api_list_product_purchases(const http_request_t *request)
 {
-    const char *after = http_request_query(request, "after"), *limit_text = http_request_query(request, "limit");
+    const char *after = http_request_query(request, "after"),
+               *limit_text = http_request_query(request, "limit");
     char sku[SALE_SKU_MAX + 1];
     long limit = DEFAULT_PAGE_SIZE;
     api_call_t *call;

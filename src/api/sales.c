@@ -21,6 +21,7 @@ void api_get_sales(const http_request_t *request)
     }
     if (sku == NULL && (call = api_call_start(request, api_render_sales_reply, NULL)) != NULL)
         engine_list_sales(api_loop_of(request)->engine, api_call_answer, call);
-    else if (sku != NULL && (call = api_call_start(request, api_render_sale_reply, "no sale with this sku")) != NULL)
+    else if (sku != NULL &&
+             (call = api_call_start(request, api_render_sale_reply, "no sale with this sku")) != NULL)
         engine_get_sale(api_loop_of(request)->engine, sku_copy, api_call_answer, call);
 }

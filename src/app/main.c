@@ -21,7 +21,7 @@
 #include "app/demo.h"
 #include "core/log.h"
 #include "distributed/engine_distributed.h"
-#include "distributed/worker.h"
+#include "distributed/worker/worker.h"
 #include "embedded/engine_embedded.h"
 #include "http/http_server.h"
 

@@ -11,7 +11,7 @@
 #include "core/log.h"
 #include "distributed/engine_distributed_internal.h"
 #include "distributed/outbox.h"
-#include "distributed/redis_sale.h"
+#include "distributed/redis/redis_sale.h"
 
 /* An admin write: raises admin_generation to the new generation (never lowers it, whatever the
  * order in which threads get here). */

@@ -29,8 +29,8 @@
 #include "distributed/engine_distributed.h"
 #include "distributed/engine_distributed_internal.h"
 #include "distributed/outbox.h"
-#include "distributed/pg_schema.h"
-#include "distributed/redis_sale.h"
+#include "distributed/postgres/pg_schema.h"
+#include "distributed/redis/redis_sale.h"
 
 /* How long a purchase may wait for Redis before it is answered as unavailable. */
 #define REDIS_TIMEOUT_MS    2000

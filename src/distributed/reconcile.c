@@ -14,7 +14,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "distributed/outbox.h"
-#include "distributed/redis_sale.h"
+#include "distributed/redis/redis_sale.h"
 
 #define REDIS_TIMEOUT_MS 5000
 /* Buyers per HSET while staging, so that no single command grows with the sale. */

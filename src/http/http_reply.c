@@ -76,7 +76,8 @@ void http_reply_send(const http_request_t *request, int status, const char *cont
                        strlen(cache_control));
     req->res.content_length = body->len;
     h2o_send_inline(req, body->data, body->len);
-    http_metrics_count(request->loop->metrics, request->path, status, clock_monotonic_ns() - request->started_ns);
+    http_metrics_count(request->loop->metrics, request->path, status,
+                       clock_monotonic_ns() - request->started_ns);
 }
 
 void http_reply_json(const http_request_t *request, int status)

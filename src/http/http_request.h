@@ -23,10 +23,10 @@ typedef struct http_route http_route_t;
 
 typedef struct {
     h2o_req_t *req;
-    http_loop_t *loop;          /* the thread serving it */
-    const http_route_t *route;  /* NULL when no route matched */
-    size_t path;                /* the metrics row of the matched path (see http_router) */
-    uint64_t started_ns;        /* monotonic; the latency is measured from here */
+    http_loop_t *loop;         /* the thread serving it */
+    const http_route_t *route; /* NULL when no route matched */
+    size_t path;               /* the metrics row of the matched path (see http_router) */
+    uint64_t started_ns;       /* monotonic; the latency is measured from here */
     size_t param_count;
     h2o_iovec_t params[HTTP_ROUTE_PARAMS_MAX]; /* the {name} segments, in order */
 } http_request_t;

@@ -69,7 +69,8 @@ static int check_path(const char *path)
             continue;
         const char *close = strchr(at, '}');
         if (at[-1] != '/' || close == NULL || close == at + 1 || (close[1] != '\0' && close[1] != '/') ||
-            memchr(at + 1, '/', (size_t)(close - at - 1)) != NULL || memchr(at + 1, '{', (size_t)(close - at - 1)))
+            memchr(at + 1, '/', (size_t)(close - at - 1)) != NULL ||
+            memchr(at + 1, '{', (size_t)(close - at - 1)))
             return -1;
         ++params;
         at = close;
@@ -109,7 +110,8 @@ static int check_rows(router_path_t *path, char *err, size_t err_size)
     for (size_t i = 0; i < path->row_count; ++i) {
         const http_route_t *route = path->rows[i];
         for (size_t j = 0; j < i; ++j) {
-            if (strcmp(path->rows[j]->method, route->method) == 0 || strcmp(path->rows[j]->name, route->name) != 0) {
+            if (strcmp(path->rows[j]->method, route->method) == 0 ||
+                strcmp(path->rows[j]->name, route->name) != 0) {
                 snprintf(err, err_size, "route %s %s: a second row of that method, or another name",
                          route->method, route->path);
                 return -1;

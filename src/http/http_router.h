@@ -33,8 +33,8 @@ struct http_route {
     const char *method; /* "GET", "POST", ... */
     const char *path;   /* literal segments and {name} segments */
     http_handler_fn handler;
-    const char *name; /* the route label in /metrics; every row of one path has the same */
-    unsigned flags;   /* HTTP_ROUTE_* */
+    const char *name;  /* the route label in /metrics; every row of one path has the same */
+    unsigned flags;    /* HTTP_ROUTE_* */
     size_t body_limit; /* the largest body http_request_json_object reads; 0 is HTTP_BODY_LIMIT_DEFAULT */
 };
 

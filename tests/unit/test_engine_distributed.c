@@ -28,8 +28,8 @@
 #include "distributed/engine_distributed.h"
 #include "distributed/outbox.h"
 #include "distributed/reconcile.h"
-#include "distributed/redis_client.h"
-#include "distributed/redis_sale.h"
+#include "distributed/redis/redis_client.h"
+#include "distributed/redis/redis_sale.h"
 #include "distributed/sale_snapshot.h"
 #include "services.h"
 
@@ -463,6 +463,11 @@ static void test_listing_merges_postgres_and_stream(void **state)
 
     assert_int_equal(list_purchases(fixture, "LIST", "junk", 2).status, ENGINE_INVALID);
     assert_int_equal(list_purchases(fixture, "LIST", "FS999999-1", 2).status, ENGINE_INVALID);
+    /* The sequence after the last '-' is read as text: empty, not a number, 0, or past int64. */
+    for (size_t i = 0; i < 4; i++) {
+        const char *cursors[] = {"FS1-", "FS1-x", "FS1-0", "FS1-99999999999999999999"};
+        assert_int_equal(list_purchases(fixture, "LIST", cursors[i], 2).status, ENGINE_INVALID);
+    }
     assert_int_equal(list_purchases(fixture, "NOPE", NULL, 2).status, ENGINE_NOT_FOUND);
 }
 

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "distributed/pg_schema.h"
+#include "distributed/postgres/pg_schema.h"
 #include "services.h"
 
 #define CONCURRENT_MIGRATIONS 8

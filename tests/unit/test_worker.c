@@ -26,9 +26,9 @@
 
 #include "core/clock.h"
 #include "distributed/outbox.h"
-#include "distributed/pg_schema.h"
-#include "distributed/worker.h"
-#include "distributed/worker_lag.h"
+#include "distributed/postgres/pg_schema.h"
+#include "distributed/worker/worker.h"
+#include "distributed/worker/worker_lag.h"
 #include "services.h"
 
 #define WAIT_LIMIT_MS 30000

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "distributed/redis_address.h"
+#include "distributed/redis/redis_address.h"
 
 typedef struct {
     const char *body; /* the Lua source; static */

@@ -18,7 +18,7 @@
 #include <hiredis/hiredis.h>
 
 #include "core/sale.h"
-#include "distributed/redis_client.h"
+#include "distributed/redis/redis_client.h"
 
 /* "flashsale:{" + sku + "}:buyers" + NUL, with room for the staging suffix of a rebuild. */
 #define REDIS_SALE_KEY_MAX 128
@@ -116,5 +116,7 @@ int redis_sale_load_scripts(redisContext *redis, char *err, size_t err_size);
 
 /* Parses a whole decimal int64 of a bulk string or integer reply; returns 0 or -1. */
 int redis_reply_int64(const redisReply *reply, int64_t *value);
+/* The same for len bytes of text (a field of a reply, a cursor). */
+int redis_parse_int64(const char *text, size_t len, int64_t *value);
 
 #endif

@@ -1,4 +1,4 @@
-#include "distributed/worker.h"
+#include "distributed/worker/worker.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -10,10 +10,10 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "distributed/outbox.h"
-#include "distributed/worker_batch.h"
-#include "distributed/worker_lag.h"
-#include "distributed/worker_store.h"
-#include "distributed/worker_streams.h"
+#include "distributed/worker/worker_batch.h"
+#include "distributed/worker/worker_lag.h"
+#include "distributed/worker/worker_store.h"
+#include "distributed/worker/worker_streams.h"
 
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS   5000

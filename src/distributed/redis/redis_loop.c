@@ -10,7 +10,7 @@
  * 2.2.5, and its epoll backend is level-triggered, so readiness hiredis leaves unconsumed is
  * reported again. No private evloop structure is touched.
  */
-#include "distributed/redis_loop.h"
+#include "distributed/redis/redis_loop.h"
 
 #include <fcntl.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-#include "distributed/worker_batch.h"
+#include "distributed/worker/worker_batch.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "distributed/pg_schema.h"
+#include "distributed/postgres/pg_schema.h"
 
 #include <assert.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "distributed/redis_sale.h"
+#include "distributed/redis/redis_sale.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -22,7 +22,7 @@ const char *const redis_sale_fields[REDIS_SALE_FIELD_COUNT] = {
     "sale_id", "product_name", "initial_stock", "stock", "start_ms", "end_ms", "created_ms",
 };
 
-static int parse_int64(const char *text, size_t len, int64_t *value)
+int redis_parse_int64(const char *text, size_t len, int64_t *value)
 {
     char buffer[24];
     if (len == 0 || len >= sizeof(buffer))
@@ -46,7 +46,7 @@ int redis_reply_int64(const redisReply *reply, int64_t *value)
     }
     if (reply->type != REDIS_REPLY_STRING)
         return -1;
-    return parse_int64(reply->str, reply->len, value);
+    return redis_parse_int64(reply->str, reply->len, value);
 }
 
 int redis_sale_decode(redisReply *const *fields, sale_t *sale)
@@ -82,7 +82,7 @@ int redis_sale_set_purchase(sale_purchase_t *purchase, const char *number, size_
                             size_t ms_len)
 {
     if (number_len == 0 || number_len >= sizeof(purchase->purchase_no) ||
-        parse_int64(ms, ms_len, &purchase->purchased_ms) != 0)
+        redis_parse_int64(ms, ms_len, &purchase->purchased_ms) != 0)
         return -1;
     memcpy(purchase->purchase_no, number, number_len);
     purchase->purchase_no[number_len] = '\0';

@@ -1,4 +1,4 @@
-#include "distributed/worker_lag.h"
+#include "distributed/worker/worker_lag.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,7 +11,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "distributed/outbox.h"
-#include "distributed/redis_sale.h"
+#include "distributed/redis/redis_sale.h"
 
 /* Commands queued per sale stream: XLEN, XPENDING (summary), XRANGE of the first entry. */
 #define COMMANDS_PER_STREAM 3

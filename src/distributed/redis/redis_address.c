@@ -1,4 +1,4 @@
-#include "distributed/redis_address.h"
+#include "distributed/redis/redis_address.h"
 
 #include <stdio.h>
 #include <stdlib.h>

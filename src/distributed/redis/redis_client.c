@@ -1,4 +1,4 @@
-#include "distributed/redis_client.h"
+#include "distributed/redis/redis_client.h"
 
 #include <assert.h>
 #include <hiredis/async.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "distributed/redis_loop.h"
+#include "distributed/redis/redis_loop.h"
 
 /* Reconnects are attempted on this tick, the delay doubling from the first to the last value. */
 #define RETRY_TICK_MS        50

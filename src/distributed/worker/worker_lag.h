@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "distributed/redis_address.h"
+#include "distributed/redis/redis_address.h"
 
 typedef struct {
     long long streams;       /* sale streams (live sales) */

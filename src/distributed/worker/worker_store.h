@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "distributed/worker_batch.h"
+#include "distributed/worker/worker_batch.h"
 
 typedef struct worker_store worker_store_t;
 

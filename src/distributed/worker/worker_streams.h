@@ -18,8 +18,8 @@
 #include <hiredis/hiredis.h>
 #include <stddef.h>
 
-#include "distributed/redis_address.h"
-#include "distributed/worker_batch.h"
+#include "distributed/redis/redis_address.h"
+#include "distributed/worker/worker_batch.h"
 
 typedef struct worker_streams worker_streams_t;
 

@@ -8,7 +8,7 @@
  * so callbacks do not run inside the caller (only an allocation failure is answered at once), and
  * a callback that queries again does not recurse.
  */
-#include "distributed/pg_async.h"
+#include "distributed/postgres/pg_async.h"
 
 #include <fcntl.h>
 #include <stdbool.h>

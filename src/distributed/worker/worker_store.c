@@ -1,4 +1,4 @@
-#include "distributed/worker_store.h"
+#include "distributed/worker/worker_store.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>
@@ -8,7 +8,7 @@
 
 #include "core/strbuf.h"
 #include "distributed/outbox.h"
-#include "distributed/pg_schema.h"
+#include "distributed/postgres/pg_schema.h"
 
 #define STORE_STATEMENT "flashsale_store_orders"
 

@@ -1,4 +1,4 @@
-#include "distributed/worker_streams.h"
+#include "distributed/worker/worker_streams.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "distributed/outbox.h"
-#include "distributed/redis_sale.h"
+#include "distributed/redis/redis_sale.h"
 
 /* A reply may take block_ms by design; anything this much later means Redis is stuck. */
 #define REPLY_GRACE_MS         5000
