@@ -89,7 +89,7 @@ static void test_format_agrees_with_gmtime(void **state)
         struct tm tm;
         assert_non_null(gmtime_r(&seconds, &tm));
         char expected[64];
-        snprintf(expected, sizeof expected, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+        snprintf(expected, sizeof(expected), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  (int)(ms - floor_seconds * 1000));
         assert_formats(ms, expected);

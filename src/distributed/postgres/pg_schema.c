@@ -80,7 +80,7 @@ static const char *const migrations[] = {
     "  END $$;",
 };
 
-static_assert(sizeof migrations / sizeof migrations[0] == PG_SCHEMA_VERSION,
+static_assert(sizeof(migrations) / sizeof(migrations[0]) == PG_SCHEMA_VERSION,
               "PG_SCHEMA_VERSION counts the migrations");
 
 /* Runs one command that returns no rows; on failure writes what failed and why into err. */
@@ -102,7 +102,7 @@ static int exec_command(PGconn *conn, const char *sql, const char *what, char *e
 static int version_is_applied(PGconn *conn, int version, int *applied, char *err, size_t err_size)
 {
     char text[16];
-    snprintf(text, sizeof text, "%d", version);
+    snprintf(text, sizeof(text), "%d", version);
     const char *params[] = {text};
     PGresult *result = PQexecParams(conn, "SELECT 1 FROM schema_migrations WHERE version = $1::integer", 1,
                                     NULL, params, NULL, NULL, 0);
@@ -140,11 +140,11 @@ static int migrate_locked(PGconn *conn, int version, char *err, size_t err_size)
     if (applied)
         return 0;
     char what[32];
-    snprintf(what, sizeof what, "migration %d", version);
+    snprintf(what, sizeof(what), "migration %d", version);
     if (exec_command(conn, migrations[version - 1], what, err, err_size) != 0)
         return -1;
     char record[64];
-    snprintf(record, sizeof record, "INSERT INTO schema_migrations (version) VALUES (%d)", version);
+    snprintf(record, sizeof(record), "INSERT INTO schema_migrations (version) VALUES (%d)", version);
     return exec_command(conn, record, "recording the migration", err, err_size);
 }
 

@@ -57,9 +57,9 @@ void worker_options_init(worker_options_t *options, const char *redis_url, const
 static void consumer_name(char *out, size_t size)
 {
     char host[64] = "host";
-    gethostname(host, sizeof host - 1);
+    gethostname(host, sizeof(host) - 1);
     uint32_t random = 0;
-    if (getrandom(&random, sizeof random, 0) != sizeof random)
+    if (getrandom(&random, sizeof(random), 0) != sizeof(random))
         random = (uint32_t)clock_monotonic_ms();
     snprintf(out, size, "%s-%ld-%08x", host, (long)getpid(), random);
 }
@@ -80,7 +80,7 @@ static void outage(worker_t *worker, const char *err)
     int64_t now = clock_monotonic_ms();
     if (strcmp(err, worker->last_error) != 0 || now - worker->last_error_log_ms >= ERROR_LOG_INTERVAL_MS) {
         log_warn("worker", "%s; retrying", err);
-        snprintf(worker->last_error, sizeof worker->last_error, "%s", err);
+        snprintf(worker->last_error, sizeof(worker->last_error), "%s", err);
         worker->last_error_log_ms = now;
     }
     worker->backoff_ms = worker->backoff_ms == 0 ? BACKOFF_FIRST_MS : worker->backoff_ms * 2;
@@ -107,23 +107,23 @@ static int gather(worker_t *worker)
     char err[ERROR_MAX];
     int64_t now = clock_monotonic_ms();
     if (now >= worker->next_discover_ms) {
-        if (worker_streams_discover(worker->streams, err, sizeof err) != 0)
-            goto failed;
+        if (worker_streams_discover(worker->streams, err, sizeof(err)) != 0)
+            goto Error;
         worker->next_discover_ms = now + worker->options->rescan_ms;
     }
     if (now >= worker->next_claim_ms) {
         if (worker_streams_claim(worker->streams, &worker->batch, worker->options->claim_idle_ms,
-                                 worker->options->batch_size, err, sizeof err) != 0)
-            goto failed;
+                                 worker->options->batch_size, err, sizeof(err)) != 0)
+            goto Error;
         /* Entries become claimable claim_idle_ms after their delivery; looking twice per period
          * takes them at most 1.5 periods after it. */
         worker->next_claim_ms = now + worker->options->claim_idle_ms / 2;
     }
     if (worker->batch.count == 0 && worker_streams_read(worker->streams, &worker->batch,
-                                                        worker->options->batch_size, err, sizeof err) != 0)
-        goto failed;
+                                                        worker->options->batch_size, err, sizeof(err)) != 0)
+        goto Error;
     return 0;
-failed:
+Error:
     /* Whatever went wrong (a stream deleted with its sale, a reconnect), look at the sales again. */
     worker->next_discover_ms = 0;
     outage(worker, err);
@@ -135,7 +135,7 @@ static int store(worker_t *worker, size_t *inserted)
 {
     char err[ERROR_MAX];
     while (!*worker->stop) {
-        if (worker_store_put(worker->store, &worker->batch, inserted, err, sizeof err) == 0)
+        if (worker_store_put(worker->store, &worker->batch, inserted, err, sizeof(err)) == 0)
             return 0;
         outage(worker, err);
     }
@@ -147,7 +147,7 @@ static int finish(worker_t *worker)
 {
     char err[ERROR_MAX];
     while (!*worker->stop) {
-        if (worker_streams_finish(worker->streams, &worker->batch, err, sizeof err) == 0)
+        if (worker_streams_finish(worker->streams, &worker->batch, err, sizeof(err)) == 0)
             return 0;
         outage(worker, err);
     }
@@ -177,7 +177,7 @@ static void log_progress(worker_t *worker)
     redisContext *redis = worker_streams_context(worker->streams);
     worker_lag_t lag = {0};
     char err[ERROR_MAX];
-    if (redis == NULL || worker_lag_read(redis, &lag, err, sizeof err) != 0)
+    if (redis == NULL || worker_lag_read(redis, &lag, err, sizeof(err)) != 0)
         return; /* the next Redis command reports the outage */
     const worker_counts_t *counts = &worker->counts;
     if (counts->stored == 0 && counts->dead == 0 && lag.length == 0)
@@ -212,7 +212,7 @@ static void round_trip(worker_t *worker)
 int worker_run(const worker_options_t *options, volatile sig_atomic_t *stop, char *err, size_t err_size)
 {
     char consumer[128];
-    consumer_name(consumer, sizeof consumer);
+    consumer_name(consumer, sizeof(consumer));
     worker_t worker = {.options = options, .stop = stop};
     worker_batch_init(&worker.batch);
     worker.streams = worker_streams_open(options->redis_url, consumer, options->block_ms, err, err_size);

@@ -9,7 +9,7 @@
 
 void worker_batch_init(worker_batch_t *batch)
 {
-    memset(batch, 0, sizeof *batch);
+    memset(batch, 0, sizeof(*batch));
 }
 
 void worker_batch_clear(worker_batch_t *batch)
@@ -87,7 +87,7 @@ static int integer_field(const redisReply *value, int64_t *out)
 static int stream_sku(const char *stream, char *out, size_t out_size)
 {
     static const char prefix[] = OUTBOX_KEY_PREFIX "{", suffix[] = "}:orders";
-    const size_t prefix_len = sizeof prefix - 1, suffix_len = sizeof suffix - 1;
+    const size_t prefix_len = sizeof(prefix) - 1, suffix_len = sizeof(suffix) - 1;
     size_t len = strlen(stream);
     if (len <= prefix_len + suffix_len || strncmp(stream, prefix, prefix_len) != 0 ||
         strcmp(stream + len - suffix_len, suffix) != 0)
@@ -115,7 +115,7 @@ static int entry_sequence(const char *entry_id, int64_t *out)
 /* Fills the order from its entry; returns the first missing or bad field, or NULL. */
 static const char *parse_order(worker_order_t *order, const redisReply *fields)
 {
-    if (stream_sku(order->stream, order->sku, sizeof order->sku) != 0)
+    if (stream_sku(order->stream, order->sku, sizeof(order->sku)) != 0)
         return "stream key";
     if (entry_sequence(order->entry_id, &order->sequence) != 0)
         return "entry id";
@@ -149,7 +149,7 @@ static const char *parse_order(worker_order_t *order, const redisReply *fields)
 int worker_batch_keep(worker_batch_t *batch, redisReply *reply)
 {
     if (reserve((void **)&batch->replies, &batch->reply_capacity, batch->reply_count + 1,
-                sizeof *batch->replies) != 0) {
+                sizeof(*batch->replies)) != 0) {
         freeReplyObject(reply);
         return -1;
     }
@@ -161,7 +161,7 @@ int worker_batch_add(worker_batch_t *batch, const char *stream, const redisReply
                      long long deliveries)
 {
     if (reserve((void **)&batch->orders, &batch->capacity, batch->count + entries->elements,
-                sizeof *batch->orders) != 0)
+                sizeof(*batch->orders)) != 0)
         return -1;
     for (size_t i = 0; i < entries->elements; i++) {
         const redisReply *entry = entries->element[i];
@@ -180,7 +180,7 @@ int worker_batch_add(worker_batch_t *batch, const char *stream, const redisReply
         const char *bad = parse_order(order, entry->element[1]);
         if (bad != NULL) {
             char reason[64];
-            snprintf(reason, sizeof reason, "unparseable: missing or bad %s", bad);
+            snprintf(reason, sizeof(reason), "unparseable: missing or bad %s", bad);
             worker_batch_set_fate(order, WORKER_ORDER_DEAD, reason);
         }
     }

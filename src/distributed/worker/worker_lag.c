@@ -92,22 +92,22 @@ int worker_lag_read(redisContext *redis, worker_lag_t *lag, char *err, size_t er
     int rc = -1;
     if (get_reply(redis, &members, err, err_size) != 0 || get_reply(redis, &dead, err, err_size) != 0 ||
         get_reply(redis, &time, err, err_size) != 0)
-        goto done;
+        goto Exit;
     if (members->type != REDIS_REPLY_ARRAY || dead->type != REDIS_REPLY_INTEGER ||
         time->type != REDIS_REPLY_ARRAY || time->elements != 2) {
         snprintf(err, err_size, "redis: unexpected reply reading the lag");
-        goto done;
+        goto Exit;
     }
     lag->streams = (long long)members->elements;
     lag->dead_letters = dead->integer;
     long long oldest_ms = 0;
     if (read_streams(redis, members, lag, &oldest_ms, err, err_size) != 0)
-        goto done;
+        goto Exit;
     long long now_ms =
         strtoll(time->element[0]->str, NULL, 10) * 1000 + strtoll(time->element[1]->str, NULL, 10) / 1000;
     lag->oldest_age_ms = oldest_ms == 0 || now_ms < oldest_ms ? 0 : now_ms - oldest_ms;
     rc = 0;
-done:
+Exit:
     freeReplyObject(members);
     freeReplyObject(dead);
     freeReplyObject(time);

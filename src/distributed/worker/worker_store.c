@@ -67,7 +67,7 @@ worker_store_t *worker_store_open(const char *postgres_url, char *err, size_t er
         return NULL;
     }
     PQconninfoFree(options);
-    worker_store_t *store = calloc(1, sizeof *store);
+    worker_store_t *store = calloc(1, sizeof(*store));
     if (store == NULL || (store->url = strdup(postgres_url)) == NULL) {
         free(store);
         snprintf(err, err_size, "postgres: out of memory");

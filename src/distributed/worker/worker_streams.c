@@ -46,10 +46,10 @@ static void args_push(args_t *args, const char *text, size_t len)
         return;
     if (args->count == args->capacity) {
         size_t capacity = args->capacity == 0 ? 16 : args->capacity * 2;
-        const char **argv = realloc(args->argv, capacity * sizeof *argv);
+        const char **argv = realloc(args->argv, capacity * sizeof(*argv));
         if (argv != NULL)
             args->argv = argv;
-        size_t *lens = realloc(args->lens, capacity * sizeof *lens);
+        size_t *lens = realloc(args->lens, capacity * sizeof(*lens));
         if (lens != NULL)
             args->lens = lens;
         if (argv == NULL || lens == NULL) {
@@ -77,7 +77,7 @@ static void args_dispose(args_t *args)
 worker_streams_t *worker_streams_open(const char *redis_url, const char *consumer, int block_ms, char *err,
                                       size_t err_size)
 {
-    worker_streams_t *streams = calloc(1, sizeof *streams);
+    worker_streams_t *streams = calloc(1, sizeof(*streams));
     if (streams == NULL || (streams->consumer = strdup(consumer)) == NULL) {
         free(streams);
         snprintf(err, err_size, "redis: out of memory");
@@ -173,18 +173,18 @@ static int load_keys(worker_streams_t *streams, const redisReply *members, char 
     free_keys(streams);
     if (members->elements == 0)
         return 0;
-    streams->keys = calloc(members->elements, sizeof *streams->keys);
+    streams->keys = calloc(members->elements, sizeof(*streams->keys));
     if (streams->keys == NULL)
-        goto out_of_memory;
+        goto Error;
     for (size_t i = 0; i < members->elements; i++) {
         redis_sale_keys_t keys;
         redis_sale_keys(&keys, members->element[i]->str);
         if ((streams->keys[i] = strdup(keys.orders)) == NULL)
-            goto out_of_memory;
+            goto Error;
         streams->key_count++;
     }
     return 0;
-out_of_memory:
+Error:
     snprintf(err, err_size, "redis: out of memory listing streams");
     free_keys(streams);
     return -1;
@@ -233,13 +233,13 @@ int worker_streams_read(worker_streams_t *streams, worker_batch_t *batch, size_t
         return 0;
     }
     char count_text[24], block_text[24];
-    snprintf(count_text, sizeof count_text, "%zu", count);
-    snprintf(block_text, sizeof block_text, "%d", streams->block_ms);
+    snprintf(count_text, sizeof(count_text), "%zu", count);
+    snprintf(block_text, sizeof(block_text), "%d", streams->block_ms);
     args_t args = {0};
     const char *head[] = {"XREADGROUP",      "GROUP",    OUTBOX_CONSUMER_GROUP,
                           streams->consumer, "COUNT",    count_text,
                           "BLOCK",           block_text, "STREAMS"};
-    for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
+    for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
         args_push_cstr(&args, head[i]);
     for (size_t i = 0; i < streams->key_count; i++)
         args_push_cstr(&args, streams->keys[i]);
@@ -265,14 +265,14 @@ int worker_streams_read(worker_streams_t *streams, worker_batch_t *batch, size_t
         return 0;
     }
     if (worker_batch_keep(batch, reply) != 0)
-        goto out_of_memory;
+        goto Error;
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *stream = reply->element[i];
         if (worker_batch_add(batch, stream->element[0]->str, stream->element[1], 1) != 0)
-            goto out_of_memory;
+            goto Error;
     }
     return 0;
-out_of_memory:
+Error:
     snprintf(err, err_size, "redis: out of memory reading orders");
     return -1;
 }
@@ -316,7 +316,7 @@ static int claim_stream(worker_streams_t *streams, worker_batch_t *batch, const 
             return -1;
         }
         /* [next cursor, entries, deleted ids] */
-        snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
+        snprintf(cursor, sizeof(cursor), "%s", reply->element[0]->str);
         size_t before = batch->count;
         if (worker_batch_add(batch, key, reply->element[1], 1) != 0) {
             snprintf(err, err_size, "redis: out of memory claiming orders");
@@ -344,7 +344,7 @@ int worker_streams_claim(worker_streams_t *streams, worker_batch_t *batch, long 
 static int append_dead_letter(worker_streams_t *streams, const worker_order_t *order)
 {
     char deliveries[24];
-    snprintf(deliveries, sizeof deliveries, "%lld", order->deliveries);
+    snprintf(deliveries, sizeof(deliveries), "%lld", order->deliveries);
     const char *reason = order->reason != NULL ? order->reason : "failed";
     const char *head[] = {"XADD",     OUTBOX_DEAD_LETTER, "*",      "stream", order->stream,
                           "entry_id", order->entry_id,    "reason", reason,   "deliveries",
@@ -506,7 +506,7 @@ int worker_streams_finish(worker_streams_t *streams, const worker_batch_t *batch
         if (batch->orders[i].fate != WORKER_ORDER_DEAD)
             continue;
         if (append_dead_letter(streams, &batch->orders[i]) != 0)
-            goto out_of_memory;
+            goto Error;
         queued++;
     }
     if (check_replies(streams, queued, err, err_size) != 0)
@@ -517,11 +517,11 @@ int worker_streams_finish(worker_streams_t *streams, const worker_batch_t *batch
             continue;
         int commands = append_acknowledgement(streams, batch, batch->orders[i].stream);
         if (commands < 0)
-            goto out_of_memory;
+            goto Error;
         queued += (size_t)commands;
     }
     return check_replies(streams, queued, err, err_size);
-out_of_memory:
+Error:
     /* Commands already queued would answer out of turn on the next use: start afresh. */
     disconnect(streams);
     snprintf(err, err_size, "redis: out of memory finishing a batch");
