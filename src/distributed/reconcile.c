@@ -309,9 +309,7 @@ static void *run(void *data)
         pthread_mutex_lock(&reconciler->lock);
         if (result != 0) {
             /* The stores may be down: wait, unless asked to stop, and try again. */
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += RETRY_DELAY_SECONDS;
+            struct timespec until = clock_deadline_in(RETRY_DELAY_SECONDS * 1000);
             if (!reconciler->stopping)
                 pthread_cond_timedwait(&reconciler->wake, &reconciler->lock, &until);
             reconciler->requested = true;
@@ -329,7 +327,7 @@ reconciler_t *reconciler_start(const redis_address_t *redis, const char *postgre
     reconciler->redis = *redis;
     reconciler->postgres_url = strdup(postgres_url);
     pthread_mutex_init(&reconciler->lock, NULL);
-    pthread_cond_init(&reconciler->wake, NULL);
+    clock_cond_init(&reconciler->wake);
     if (reconciler->postgres_url == NULL || pthread_create(&reconciler->thread, NULL, run, reconciler) != 0) {
         pthread_cond_destroy(&reconciler->wake);
         pthread_mutex_destroy(&reconciler->lock);

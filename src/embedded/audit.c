@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 /* Positions grow without bound and are masked into the ring, which needs a power of two. */
@@ -154,12 +155,8 @@ static void count_batch(audit_t *audit, int rc, uint64_t events)
 /* Sleeps until the flush interval passed, the ring filled past the threshold, or close. */
 static void wait_for_batch(audit_t *audit)
 {
-    struct timespec deadline;
+    struct timespec deadline = clock_deadline_in(AUDIT_FLUSH_INTERVAL_MS);
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += AUDIT_FLUSH_INTERVAL_MS * 1000000L;
-    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-    deadline.tv_nsec %= 1000000000L;
     audit->writer_waiting = true;
     while (audit->tail - audit->head < AUDIT_WAKE_THRESHOLD && !audit->closing &&
            pthread_cond_timedwait(&audit->wake, &audit->lock, &deadline) == 0)
@@ -242,7 +239,7 @@ int audit_open(const char *data_dir, audit_t **out, char *err, size_t err_size)
         return -ENOMEM;
     }
     pthread_mutex_init(&audit->lock, NULL);
-    pthread_cond_init(&audit->wake, NULL);
+    clock_cond_init(&audit->wake);
     audit->healthy = true;
     int error;
     audit->ring = malloc(AUDIT_RING_CAPACITY * sizeof(*audit->ring));

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 
 #define LEDGER_SCHEMA_VERSION 1
@@ -248,12 +249,7 @@ int ledger_open(const char *data_dir, ledger_t **out, char *err, size_t err_size
         return -ENOMEM;
     }
     pthread_mutex_init(&ledger->lock, NULL);
-    pthread_condattr_t wake_attributes;
-    pthread_condattr_init(&wake_attributes);
-    /* retry delays are measured on the monotonic clock so that a wall-clock jump cannot stretch them */
-    pthread_condattr_setclock(&wake_attributes, CLOCK_MONOTONIC);
-    pthread_cond_init(&ledger->wake, &wake_attributes);
-    pthread_condattr_destroy(&wake_attributes);
+    clock_cond_init(&ledger->wake);
     atomic_init(&ledger->durable_sequence, 0);
     atomic_init(&ledger->healthy, true);
 
@@ -433,11 +429,7 @@ static void count_commit(ledger_t *ledger, uint64_t commit_us)
 /* Waits out the retry delay; returns false without waiting once the ledger is closing. */
 static bool wait_before_retry(ledger_t *ledger)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_nsec += LEDGER_RETRY_DELAY_MS * 1000000L;
-    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-    deadline.tv_nsec %= 1000000000L;
+    struct timespec deadline = clock_deadline_in(LEDGER_RETRY_DELAY_MS);
 
     pthread_mutex_lock(&ledger->lock);
     bool was_closing = ledger->closing;

@@ -357,11 +357,6 @@ void redis_client_destroy(redis_client_t *client)
     free(client);
 }
 
-bool redis_client_is_connected(const redis_client_t *client)
-{
-    return client->connected;
-}
-
 uint64_t redis_client_connection_count(const redis_client_t *client)
 {
     return client->connection_count;

@@ -53,7 +53,6 @@ redis_client_t *redis_client_create(h2o_loop_t *loop, const redis_address_t *add
                                     redis_client_stats_t *stats);
 /* On the loop's thread; every pending callback runs (with NULL) before it returns. */
 void redis_client_destroy(redis_client_t *client);
-bool redis_client_is_connected(const redis_client_t *client);
 /*
  * Counts the connections established so far (0 before the first), each counted once its AUTH and
  * SELECT were accepted: a change means the client may now be talking to another Redis (a restart,

@@ -168,9 +168,7 @@ static void *run(void *data)
     while (!sampler->stopping) {
         pthread_mutex_unlock(&sampler->lock);
         sample(sampler, &redis);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += SAMPLE_INTERVAL_MS / 1000;
+        struct timespec until = clock_deadline_in(SAMPLE_INTERVAL_MS);
         pthread_mutex_lock(&sampler->lock);
         while (!sampler->stopping && pthread_cond_timedwait(&sampler->wake, &sampler->lock, &until) == 0)
             ;
@@ -187,11 +185,7 @@ worker_lag_sampler_t *worker_lag_sampler_start(const redis_address_t *redis)
         return NULL;
     sampler->redis = *redis;
     atomic_store(&sampler->sampled_ms, clock_monotonic_ms());
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&sampler->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init(&sampler->wake);
     pthread_mutex_init(&sampler->lock, NULL);
     if (pthread_create(&sampler->thread, NULL, run, sampler) != 0) {
         pthread_cond_destroy(&sampler->wake);
