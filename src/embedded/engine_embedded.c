@@ -645,6 +645,8 @@ static void embedded_detach(engine_loop_t *base)
     pthread_mutex_unlock(&engine->loops_lock);
     h2o_multithread_unregister_receiver(loop->queue, &loop->receiver);
     h2o_multithread_destroy_queue(loop->queue);
+    /* h2o 2.2.5 frees the queue itself only in its libuv build; the evloop build leaves it to us. */
+    free(loop->queue);
     strbuf_dispose(&loop->metrics);
     free(loop);
 }
