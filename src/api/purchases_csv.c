@@ -1,6 +1,7 @@
 #include "api/purchases_csv.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,8 +138,8 @@ static void on_proceed(h2o_generator_t *generator, h2o_req_t *req)
     strbuf_reset(&stream->page);
     stream->asking = true;
     ++*stream->in_flight;
-    stream->engine->engine->ops->list_purchases(stream->engine, stream->sku, stream->cursor,
-                                                ENGINE_PURCHASE_PAGE_MAX, on_page, stream);
+    engine_list_purchases(stream->engine, stream->sku, stream->cursor, ENGINE_PURCHASE_PAGE_MAX, on_page,
+                          stream);
 }
 
 static void on_disposed(void *object)

@@ -21,8 +21,8 @@
 #include <stdatomic.h>
 
 #include "core/sale.h"
-#include "distributed/persisted_counts.h"
-#include "distributed/redis_client.h"
+#include "distributed/postgres/persisted_counts.h"
+#include "distributed/redis/redis_client.h"
 
 #define SALE_SNAPSHOT_MAX_AGE_MS 100
 

@@ -2,9 +2,10 @@
  * static_files: serves files with their caching headers — from a table compiled into the binary,
  * or, for working on the files, from a directory on disk.
  *
- * The table is generated at build time by scripts/embed_web.py from web/: each file with its
- * content type, a strong ETag (a hash of its bytes) and, when that is smaller, a gzip copy, so the
- * binary stays the one thing to deploy and compresses nothing at run time. Answers carry:
+ * A table is generated at build time by scripts/embed_web.py from a directory (web/, for the
+ * pages: api/pages.c): each file with its content type, a strong ETag (a hash of its bytes) and, when that is
+ * smaller, a gzip copy, so the binary stays the one thing to deploy and compresses nothing at run time.
+ * Answers carry:
  *   - ETag, and 304 Not Modified when If-None-Match names it (weak comparison, RFC 9110 13.1.2);
  *     the gzip copy has its own ETag (another representation), and either validator is honoured;
  *   - Cache-Control: documents (HTML, JSON) `no-cache`, so a browser revalidates them on every
@@ -46,10 +47,6 @@ typedef struct {
     size_t gzip_len;
     const char *gzip_etag; /* the gzip copy's own ETag, NULL with it */
 } static_file_t;
-
-/* The table of web/, generated at build time (sorted by path, bytewise). */
-extern const static_file_t web_assets[];
-extern const size_t web_assets_count;
 
 typedef struct {
     const static_file_t *files; /* sorted by path; may be empty */

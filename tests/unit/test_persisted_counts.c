@@ -17,8 +17,8 @@
 #include <cmocka.h>
 
 #include "core/clock.h"
-#include "distributed/persisted_counts.h"
-#include "distributed/pg_schema.h"
+#include "distributed/postgres/persisted_counts.h"
+#include "distributed/postgres/pg_schema.h"
 #include "services.h"
 
 #define SAMPLER_WAIT_MS 10000
@@ -40,12 +40,12 @@ static void exec_ok(PGconn *conn, const char *sql)
 
 static int setup(void **state)
 {
-    fixture_t *fixture = calloc(1, sizeof *fixture);
+    fixture_t *fixture = calloc(1, sizeof(*fixture));
     char err[256];
-    if (services_fresh_database(&services, fixture->url, sizeof fixture->url) != 0 ||
+    if (services_fresh_database(&services, fixture->url, sizeof(fixture->url)) != 0 ||
         (fixture->conn = services_connect(fixture->url)) == NULL)
         return -1;
-    if (pg_schema_migrate(fixture->conn, err, sizeof err) != 0) {
+    if (pg_schema_migrate(fixture->conn, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
@@ -65,7 +65,7 @@ static int teardown(void **state)
 static uint64_t insert_sale(PGconn *conn, const char *sku)
 {
     char sql[256];
-    snprintf(sql, sizeof sql,
+    snprintf(sql, sizeof(sql),
              "INSERT INTO sales (sku, product_name, initial_stock, start_ms, end_ms, created_ms)"
              " VALUES ('%s', 'Product', 100, 0, 1000, 0) RETURNING sale_id",
              sku);
@@ -77,7 +77,7 @@ static uint64_t insert_sale(PGconn *conn, const char *sku)
 static void insert_purchases(PGconn *conn, uint64_t sale_id, const char *sku, long long first, long long last)
 {
     char sql[512];
-    snprintf(sql, sizeof sql,
+    snprintf(sql, sizeof(sql),
              "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
              " SELECT 'FS%llu-' || n, %llu, n, '%s', 'user-' || n, 5 FROM generate_series(%lld, %lld) AS n",
              (unsigned long long)sale_id, (unsigned long long)sale_id, sku, first, last);
@@ -92,7 +92,7 @@ static void read_sample(fixture_t *fixture, bool from_previous)
     size_t count = 0;
     int rc =
         persisted_counts_read(fixture->conn, from_previous ? fixture->sample : NULL,
-                              from_previous ? fixture->sample_count : 0, &fresh, &count, err, sizeof err);
+                              from_previous ? fixture->sample_count : 0, &fresh, &count, err, sizeof(err));
     if (rc != 0)
         fail_msg("%s", err);
     free(fixture->sample);
@@ -160,7 +160,7 @@ static void test_a_sample_counts_above_the_settled_prefix_and_a_recount_everythi
 
     /* A row below the prefix removed by hand is not seen by an incremental sample, which is what
        makes it cheap; a recount (what the thread does every PERSISTED_COUNTS_RECOUNT) sees it. */
-    snprintf(sql, sizeof sql, "DELETE FROM purchases WHERE sale_id = %llu AND sequence = 4",
+    snprintf(sql, sizeof(sql), "DELETE FROM purchases WHERE sale_id = %llu AND sequence = 4",
              (unsigned long long)a);
     exec_ok(fixture->conn, sql);
     insert_purchases(fixture->conn, a, "A", 11, 12);

@@ -20,9 +20,11 @@
 
 #include "http/static_files.h"
 
-/* The fixture's table, generated like web_assets under another name (tests/unit/meson.build). */
+/* The fixture's table, generated like web/'s under another name (tests/unit/meson.build), and web/'s. */
 extern const static_file_t fixture_files[];
 extern const size_t fixture_files_count;
+extern const static_file_t web_assets[];
+extern const size_t web_assets_count;
 
 static const char *fixture_dir(void)
 {
