@@ -29,6 +29,14 @@ export function formatDateTime(value) {
   return Number.isFinite(ms) ? dateTimeFormat.format(ms) : '—';
 }
 
+const clockTimeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+
+/** "18:30" (hours and minutes only). */
+export function formatClockTime(value) {
+  const ms = typeof value === 'number' ? value : Date.parse(value);
+  return Number.isFinite(ms) ? clockTimeFormat.format(ms) : '—';
+}
+
 export function formatShortDateTime(value) {
   const ms = typeof value === 'number' ? value : Date.parse(value);
   return Number.isFinite(ms) ? shortDateTimeFormat.format(ms) : '—';
