@@ -4,11 +4,11 @@
 // of all of them, and purchases per second as a chart. The admin key lives in sessionStorage:
 // entered once per tab, gone when the tab closes.
 
-import { api, setAdminKey } from './api.js';
+import { api, setAdminKey, fieldMessage } from './api.js';
 import { startClock, serverNow } from './clock.js';
 import { openFeed } from './events.js';
 import { SaleStore, effectiveState, stateBadge } from './sales.js';
-import { $, h, fill, setText, icon, hydrateIcons, fieldErrors } from './dom.js';
+import { h, fill, setText, icon, hydrateIcons, fieldErrors } from './dom.js';
 import { formatNumber, formatDateTime, formatShortDateTime, formatClockTime, formatIn, localZoneLabel, toLocalInput, fromLocalInput } from './format.js';
 import { createRateChart } from './chart.js';
 
@@ -569,15 +569,11 @@ async function onSaveSale(event) {
     SALE_NOT_MODIFIABLE: 'This sale has started or ended: only an upcoming sale can be changed.',
     NOT_FOUND: 'This sale no longer exists.',
   };
-  const message = messages[error.code] || (result.status === 0 ? 'The server could not be reached. Try again.' : sentence(withoutField(error.message, error.field)));
+  const message = messages[error.code] || (result.status === 0 ? 'The server could not be reached. Try again.' : fieldMessage(error));
   errors.show(error.field || null, message);
   errors.focusFirstInvalid();
 }
 
-/** "sku must be ..." next to the SKU field reads better as "Must be ...". */
-const withoutField = (text, field) => (field && text && text.startsWith(`${field} `) ? text.slice(field.length + 1) : text);
-
-const sentence = (text) => (text ? `${text[0].toUpperCase()}${text.slice(1)}${/[.!?]$/.test(text) ? '' : '.'}` : 'The server refused the request.');
 
 function openDelete(sale) {
   if (!sale) return;
@@ -605,7 +601,7 @@ async function onDelete() {
     el.deleteDialog.close();
     return;
   }
-  setText(el.deleteError, result.status === 0 ? 'The server could not be reached. Try again.' : sentence(result.error.message));
+  setText(el.deleteError, result.status === 0 ? 'The server could not be reached. Try again.' : fieldMessage(result.error));
 }
 
 // ---- toasts and footer ---------------------------------------------------------------------

@@ -2,11 +2,11 @@
 // button and every answer in plain words. The sale is ?sku=SKU, else the live sale, else the
 // next one to start (kept while it exists, so the page never jumps under the buyer's finger).
 
-import { api } from './api.js';
+import { api, fieldMessage } from './api.js';
 import { startClock, serverNow, clockStatus } from './clock.js';
 import { openFeed } from './events.js';
 import { SaleStore, effectiveState, stateBadge, pickFeatured } from './sales.js';
-import { $, h, fill, setText, icon, hydrateIcons, fieldErrors } from './dom.js';
+import { h, fill, setText, icon, hydrateIcons, fieldErrors } from './dom.js';
 import { formatNumber, formatTime, formatDateTime, formatShortDateTime, splitDuration, formatSpoken } from './format.js';
 import { identity } from './identity.js';
 
@@ -107,7 +107,8 @@ async function pollSales() {
 
 /** Keeps the shown sale while it exists; otherwise picks the live one, else the next one. */
 function choose() {
-  if (fixedSku) return;
+  // Before the list is in, the stream's `initial`s arrive one by one: wait to see them all.
+  if (fixedSku || !page.loaded) return;
   if (page.sku && store.get(page.sku)) return;
   const featured = pickFeatured(store.all(), serverNow());
   const sku = featured ? featured.sku : null;
@@ -439,7 +440,7 @@ async function interpretPurchase(sale, result) {
     case 'VALIDATION_ERROR':
       if (error.field === 'X-User-Id' && identity.mode === 'header') {
         page.result = null;
-        nameErrors.show('buyerName', capitalize(error.message));
+        nameErrors.show('buyerName', fieldMessage(error));
         el.buyerName.focus();
         render();
         return;
@@ -513,7 +514,7 @@ async function loadMine() {
 function renderMine() {
   const sale = currentSale();
   const m = page.mine;
-  const key = `${page.sku}|${m.status}|${m.purchase ? m.purchase.purchaseNo : ''}|${identity.userId()}`;
+  const key = `${page.sku}|${m.status}|${m.purchase ? m.purchase.purchaseNo : ''}|${identity.mode}|${identity.userId()}`;
   if (el.mine.dataset.key === key) return;
   el.mine.dataset.key = key;
   el.mine.dataset.status = m.status;
@@ -775,7 +776,7 @@ async function onRegister(event) {
 
 function showAuthError(errors, result, messages) {
   const error = result.error;
-  let message = messages[error.code] || capitalize(error.message || 'Something went wrong.');
+  let message = messages[error.code] || fieldMessage(error);
   if (error.code === 'RATE_LIMITED' || result.status === 503) {
     const seconds = Math.max(1, Math.ceil((error.retryAfterMs || 1000) / 1000));
     message = `${result.status === 503 ? 'The server is busy' : 'Too many attempts'}: try again in ${seconds} s.`;

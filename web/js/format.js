@@ -56,13 +56,6 @@ export function splitDuration(ms) {
 
 const pad = (n) => String(n).padStart(2, '0');
 
-/** "2d 03:04:05", "03:04:05", "04:05". */
-export function formatClock(ms) {
-  const d = splitDuration(ms);
-  const hms = d.hours > 0 || d.days > 0 ? `${pad(d.hours)}:${pad(d.minutes)}:${pad(d.seconds)}` : `${pad(d.minutes)}:${pad(d.seconds)}`;
-  return d.days > 0 ? `${d.days}d ${hms}` : hms;
-}
-
 /** "2 days 3 hours", "4 minutes 5 seconds", "5 seconds": for screen readers and sentences. */
 export function formatSpoken(ms) {
   const d = splitDuration(ms);
