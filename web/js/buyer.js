@@ -45,7 +45,7 @@ function bindElements() {
     'stock-count', 'stock-of', 'stock-sold', 'stock-fill', 'stock-live', 'buy-form', 'buyer-header', 'buyer-name',
     'buyer-jwt', 'buyer-jwt-text', 'buy', 'buy-spinner', 'buy-label', 'result', 'account', 'account-out', 'account-in',
     'account-tabs', 'tab-login', 'tab-register', 'login-form', 'register-form', 'no-registration', 'account-name',
-    'account-expiry', 'logout', 'mine', 'others-card', 'others', 'conn', 'conn-label', 'footer-clock',
+    'account-expiry', 'logout', 'mine', 'mine-card', 'others-card', 'others', 'conn', 'conn-label', 'footer-clock',
   ]) {
     el[id.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = document.getElementById(id);
   }
@@ -478,10 +478,14 @@ async function resolveUnknown(sale, failed) {
     return;
   }
   if (Number.isFinite(wait) && wait > 0) page.retryAt = serverNow() + wait;
-  if (failed.status === 0) {
-    setResult({ kind: 'network-error', tone: 'error', title: 'The shop could not be reached.', detail: 'Check your connection and try again; a second try never buys twice.', retry: true }, { focus: true });
+  const notBought = check.status === 404; // the lookup answered: there is no order
+  const again = 'Try again; a second try never buys twice.';
+  if (!notBought) {
+    setResult({ kind: failed.status === 0 ? 'network-error' : 'unavailable', tone: 'error', title: 'No answer from the shop.', detail: `Your order may or may not have gone through. ${again}`, retry: true }, { focus: true });
+  } else if (failed.status === 0) {
+    setResult({ kind: 'network-error', tone: 'error', title: 'The shop could not be reached.', detail: `Nothing was bought yet. Check your connection. ${again}`, retry: true }, { focus: true });
   } else {
-    setResult({ kind: 'unavailable', tone: 'error', title: 'The shop is too busy to answer right now.', detail: 'Nothing was bought yet. Try again in a moment; a second try never buys twice.', retry: true }, { focus: true });
+    setResult({ kind: 'unavailable', tone: 'error', title: 'The shop is too busy to answer right now.', detail: `Nothing was bought yet. ${again}`, retry: true }, { focus: true });
   }
 }
 
@@ -514,12 +518,13 @@ async function loadMine() {
 function renderMine() {
   const sale = currentSale();
   const m = page.mine;
+  el.mineCard.hidden = !sale;
   const key = `${page.sku}|${m.status}|${m.purchase ? m.purchase.purchaseNo : ''}|${identity.mode}|${identity.userId()}`;
   if (el.mine.dataset.key === key) return;
   el.mine.dataset.key = key;
   el.mine.dataset.status = m.status;
   if (!sale) {
-    fill(el.mine, h('p', { class: 'muted' }, 'Your order for the sale shown appears here.'));
+    el.mine.replaceChildren();
   } else if (!identity.ready()) {
     fill(el.mine, h('p', { class: 'muted' }, identity.mode === 'jwt' ? 'Sign in to see whether you bought in this sale.' : 'Enter your name to see whether you bought in this sale.'));
   } else if (m.status === 'loading' || m.status === 'idle') {
