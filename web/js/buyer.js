@@ -70,7 +70,7 @@ async function main() {
   renderFooter();
   render();
   loadMine();
-  setInterval(tick, TICK_MS);
+  tick();
   if (fixedSku) setTimeout(loadOthers, 1500);
 }
 
@@ -306,11 +306,21 @@ function renderBuy(sale, key, now) {
   el.buy.setAttribute('aria-busy', String(page.buying));
 }
 
+/**
+ * Runs a few times a second, and just after each whole second of the countdown, so the digits
+ * change on time and the sale opens within a few milliseconds of its start.
+ */
 function tick() {
   const sale = currentSale();
   const now = serverNow();
   const eff = effectiveState(sale, now);
   const key = stateKey(sale, eff);
+  let delay = TICK_MS;
+  if (sale && (key === 'UPCOMING' || key === 'ACTIVE')) {
+    const remaining = (key === 'UPCOMING' ? sale.startMs : sale.endMs) - now;
+    delay = Math.min(TICK_MS, (remaining % 1000) + 2);
+  }
+  setTimeout(tick, delay);
   if (!fixedSku && !sale) choose();
   if (key !== page.lastStateKey) {
     render(); // the clock opened or closed the sale: no reload, no event needed
