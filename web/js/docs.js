@@ -475,7 +475,7 @@ function render() {
               h(
                 'li',
                 { dataset: { search: `${method} ${path} ${op.summary || ''} ${tag.name}`.toLowerCase() } },
-                h('a', { href: `#op-${op.operationId}` }, h('span', { class: 'method method-sm', dataset: { method } }, method === 'delete' ? 'DEL' : method.toUpperCase()), h('span', { class: 'nav-path' }, path)),
+                h('a', { href: `#op-${op.operationId}` }, h('span', { class: 'method method-sm', dataset: { method } }, method === 'delete' ? 'DEL' : method.toUpperCase()), h('span', { class: 'nav-path', title: `${method.toUpperCase()} ${path}` }, path)),
               ),
             ),
           ),
