@@ -94,22 +94,25 @@ export async function request(path, options = {}) {
   return { ok: false, status: response.status, error, headers: response.headers };
 }
 
-/** Is this answer a "the server could not decide, try again" (network, timeout, 5xx)? */
-export function isTransient(result) {
-  return result.status === 0 || result.status >= 500;
+/**
+ * An error's message as a sentence to show next to its field: "sku must be 1-64 ..." becomes
+ * "Must be 1-64 ....", since the field's label is right there.
+ */
+export function fieldMessage(error) {
+  let text = (error && error.message) || 'The server refused the request';
+  if (error && error.field && text.startsWith(`${error.field} `)) text = text.slice(error.field.length + 1);
+  text = text[0].toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
 export const api = {
-  info: () => request('/api/v1/info', { timeoutMs: 5000 }),
   sales: () => request('/api/v1/sales', { cache: 'default' }),
   sale: (sku) => request(`/api/v1/sales?sku=${encodeURIComponent(sku)}`, { cache: 'default' }),
-  saleFresh: (sku) => request(`/api/v1/sales?sku=${encodeURIComponent(sku)}`),
   buy: (sku) => request('/api/v1/purchases', { method: 'POST', body: { sku }, auth: 'buyer' }),
   myPurchase: (sku) => request(`/api/v1/purchases?sku=${encodeURIComponent(sku)}`, { auth: 'buyer' }),
   register: (fields) => request('/api/v1/auth/register', { method: 'POST', body: fields }),
   login: (username, password) => request('/api/v1/auth/login', { method: 'POST', body: { username, password } }),
   products: () => request('/api/v1/products', { auth: 'admin' }),
-  product: (sku) => request(`/api/v1/products/${encodeURIComponent(sku)}`, { auth: 'admin' }),
   createProduct: (fields) => request('/api/v1/products', { method: 'POST', body: fields, auth: 'admin' }),
   updateProduct: (sku, fields) =>
     request(`/api/v1/products/${encodeURIComponent(sku)}`, { method: 'PUT', body: fields, auth: 'admin' }),

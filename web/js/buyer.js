@@ -2,11 +2,11 @@
 // button and every answer in plain words. The sale is ?sku=SKU, else the live sale, else the
 // next one to start (kept while it exists, so the page never jumps under the buyer's finger).
 
-import { api } from './api.js';
+import { api, fieldMessage } from './api.js';
 import { startClock, serverNow, clockStatus } from './clock.js';
 import { openFeed } from './events.js';
 import { SaleStore, effectiveState, stateBadge, pickFeatured } from './sales.js';
-import { $, h, fill, setText, icon, hydrateIcons, fieldErrors } from './dom.js';
+import { h, fill, setText, icon, hydrateIcons, fieldErrors } from './dom.js';
 import { formatNumber, formatTime, formatDateTime, formatShortDateTime, splitDuration, formatSpoken } from './format.js';
 import { identity } from './identity.js';
 
@@ -45,7 +45,7 @@ function bindElements() {
     'stock-count', 'stock-of', 'stock-sold', 'stock-fill', 'stock-live', 'buy-form', 'buyer-header', 'buyer-name',
     'buyer-jwt', 'buyer-jwt-text', 'buy', 'buy-spinner', 'buy-label', 'result', 'account', 'account-out', 'account-in',
     'account-tabs', 'tab-login', 'tab-register', 'login-form', 'register-form', 'no-registration', 'account-name',
-    'account-expiry', 'logout', 'mine', 'others-card', 'others', 'conn', 'conn-label', 'footer-clock',
+    'account-expiry', 'logout', 'mine', 'mine-card', 'others-card', 'others', 'conn', 'conn-label', 'footer-clock',
   ]) {
     el[id.replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = document.getElementById(id);
   }
@@ -70,7 +70,7 @@ async function main() {
   renderFooter();
   render();
   loadMine();
-  setInterval(tick, TICK_MS);
+  tick();
   if (fixedSku) setTimeout(loadOthers, 1500);
 }
 
@@ -107,7 +107,8 @@ async function pollSales() {
 
 /** Keeps the shown sale while it exists; otherwise picks the live one, else the next one. */
 function choose() {
-  if (fixedSku) return;
+  // Before the list is in, the stream's `initial`s arrive one by one: wait to see them all.
+  if (fixedSku || !page.loaded) return;
   if (page.sku && store.get(page.sku)) return;
   const featured = pickFeatured(store.all(), serverNow());
   const sku = featured ? featured.sku : null;
@@ -305,11 +306,21 @@ function renderBuy(sale, key, now) {
   el.buy.setAttribute('aria-busy', String(page.buying));
 }
 
+/**
+ * Runs a few times a second, and just after each whole second of the countdown, so the digits
+ * change on time and the sale opens within a few milliseconds of its start.
+ */
 function tick() {
   const sale = currentSale();
   const now = serverNow();
   const eff = effectiveState(sale, now);
   const key = stateKey(sale, eff);
+  let delay = TICK_MS;
+  if (sale && (key === 'UPCOMING' || key === 'ACTIVE')) {
+    const remaining = (key === 'UPCOMING' ? sale.startMs : sale.endMs) - now;
+    delay = Math.min(TICK_MS, (remaining % 1000) + 2);
+  }
+  setTimeout(tick, delay);
   if (!fixedSku && !sale) choose();
   if (key !== page.lastStateKey) {
     render(); // the clock opened or closed the sale: no reload, no event needed
@@ -439,7 +450,7 @@ async function interpretPurchase(sale, result) {
     case 'VALIDATION_ERROR':
       if (error.field === 'X-User-Id' && identity.mode === 'header') {
         page.result = null;
-        nameErrors.show('buyerName', capitalize(error.message));
+        nameErrors.show('buyerName', fieldMessage(error));
         el.buyerName.focus();
         render();
         return;
@@ -477,10 +488,14 @@ async function resolveUnknown(sale, failed) {
     return;
   }
   if (Number.isFinite(wait) && wait > 0) page.retryAt = serverNow() + wait;
-  if (failed.status === 0) {
-    setResult({ kind: 'network-error', tone: 'error', title: 'The shop could not be reached.', detail: 'Check your connection and try again; a second try never buys twice.', retry: true }, { focus: true });
+  const notBought = check.status === 404; // the lookup answered: there is no order
+  const again = 'Try again; a second try never buys twice.';
+  if (!notBought) {
+    setResult({ kind: failed.status === 0 ? 'network-error' : 'unavailable', tone: 'error', title: 'No answer from the shop.', detail: `Your order may or may not have gone through. ${again}`, retry: true }, { focus: true });
+  } else if (failed.status === 0) {
+    setResult({ kind: 'network-error', tone: 'error', title: 'The shop could not be reached.', detail: `Nothing was bought yet. Check your connection. ${again}`, retry: true }, { focus: true });
   } else {
-    setResult({ kind: 'unavailable', tone: 'error', title: 'The shop is too busy to answer right now.', detail: 'Nothing was bought yet. Try again in a moment; a second try never buys twice.', retry: true }, { focus: true });
+    setResult({ kind: 'unavailable', tone: 'error', title: 'The shop is too busy to answer right now.', detail: `Nothing was bought yet. ${again}`, retry: true }, { focus: true });
   }
 }
 
@@ -513,12 +528,13 @@ async function loadMine() {
 function renderMine() {
   const sale = currentSale();
   const m = page.mine;
-  const key = `${page.sku}|${m.status}|${m.purchase ? m.purchase.purchaseNo : ''}|${identity.userId()}`;
+  el.mineCard.hidden = !sale;
+  const key = `${page.sku}|${m.status}|${m.purchase ? m.purchase.purchaseNo : ''}|${identity.mode}|${identity.userId()}`;
   if (el.mine.dataset.key === key) return;
   el.mine.dataset.key = key;
   el.mine.dataset.status = m.status;
   if (!sale) {
-    fill(el.mine, h('p', { class: 'muted' }, 'Your order for the sale shown appears here.'));
+    el.mine.replaceChildren();
   } else if (!identity.ready()) {
     fill(el.mine, h('p', { class: 'muted' }, identity.mode === 'jwt' ? 'Sign in to see whether you bought in this sale.' : 'Enter your name to see whether you bought in this sale.'));
   } else if (m.status === 'loading' || m.status === 'idle') {
@@ -775,7 +791,7 @@ async function onRegister(event) {
 
 function showAuthError(errors, result, messages) {
   const error = result.error;
-  let message = messages[error.code] || capitalize(error.message || 'Something went wrong.');
+  let message = messages[error.code] || fieldMessage(error);
   if (error.code === 'RATE_LIMITED' || result.status === 503) {
     const seconds = Math.max(1, Math.ceil((error.retryAfterMs || 1000) / 1000));
     message = `${result.status === 503 ? 'The server is busy' : 'Too many attempts'}: try again in ${seconds} s.`;

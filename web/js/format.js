@@ -29,6 +29,14 @@ export function formatDateTime(value) {
   return Number.isFinite(ms) ? dateTimeFormat.format(ms) : '—';
 }
 
+const clockTimeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+
+/** "18:30" (hours and minutes only). */
+export function formatClockTime(value) {
+  const ms = typeof value === 'number' ? value : Date.parse(value);
+  return Number.isFinite(ms) ? clockTimeFormat.format(ms) : '—';
+}
+
 export function formatShortDateTime(value) {
   const ms = typeof value === 'number' ? value : Date.parse(value);
   return Number.isFinite(ms) ? shortDateTimeFormat.format(ms) : '—';
@@ -47,13 +55,6 @@ export function splitDuration(ms) {
 }
 
 const pad = (n) => String(n).padStart(2, '0');
-
-/** "2d 03:04:05", "03:04:05", "04:05". */
-export function formatClock(ms) {
-  const d = splitDuration(ms);
-  const hms = d.hours > 0 || d.days > 0 ? `${pad(d.hours)}:${pad(d.minutes)}:${pad(d.seconds)}` : `${pad(d.minutes)}:${pad(d.seconds)}`;
-  return d.days > 0 ? `${d.days}d ${hms}` : hms;
-}
 
 /** "2 days 3 hours", "4 minutes 5 seconds", "5 seconds": for screen readers and sentences. */
 export function formatSpoken(ms) {
