@@ -36,8 +36,11 @@ static const http_route_t routes[] = {
     {"HEAD", "/docs", api_get_page, "page_docs", 0, 0},
     {"GET", "/api/openapi.json", api_get_page, "openapi", 0, 0},
     {"HEAD", "/api/openapi.json", api_get_page, "openapi", 0, 0},
-    {"GET", "/{file*}", api_get_file, "files", 0, 0},
-    {"HEAD", "/{file*}", api_get_file, "files", 0, 0},
+    /* a folder of web/ is a pair of rows; a file elsewhere is served only by a route naming it */
+    {"GET", "/css/{file}", api_get_file, "files_css", 0, 0},
+    {"HEAD", "/css/{file}", api_get_file, "files_css", 0, 0},
+    {"GET", "/js/{file}", api_get_file, "files_js", 0, 0},
+    {"HEAD", "/js/{file}", api_get_file, "files_js", 0, 0},
 };
 
 const http_route_t *api_routes(size_t *count)

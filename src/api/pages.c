@@ -1,9 +1,11 @@
 /*
  * pages: the storefront — GET / (the buyer page), /admin (the operator page), /docs (the API's
- * documentation, drawn in the browser from the OpenAPI document) and /api/openapi.json — and every
- * file they load, under its path in web/ ("/css/base.css"). The files are web/ as compiled into the
- * binary (scripts/embed_web.py), or a directory given with --web-root; http/static_files serves
- * them with their caching headers, and the Content-Security-Policy below on every page.
+ * documentation, drawn in the browser from the OpenAPI document) and /api/openapi.json — and the
+ * files they load, under their paths in web/ (GET /css/{file}, /js/{file}: a folder of web/ is a
+ * pair of rows in the route table, and a file outside them is served only by a route that names
+ * it, so the table stays the one list of what the server answers). The files are web/ as compiled
+ * into the binary (scripts/embed_web.py), or a directory given with --web-root; http/static_files
+ * serves them with their caching headers, and the Content-Security-Policy below on every page.
  */
 #include <stdio.h>
 #include <string.h>
@@ -91,17 +93,13 @@ void api_get_page(const http_request_t *request)
 
 void api_get_file(const http_request_t *request)
 {
-    const h2o_iovec_t rest = request->params[0];
-    char *path;
+    /* the route names the folder: "/css/{file}" serves "/css/" and the file's name */
+    const char *brace = strchr(request->route->path, '{');
+    size_t folder_len = (size_t)(brace - request->route->path);
+    const h2o_iovec_t name = request->params[0];
+    char *path = h2o_mem_alloc_pool(&request->req->pool, folder_len + name.len);
 
-    /* the API's paths are the API's, whatever files there are */
-    if (rest.len >= 4 && memcmp(rest.base, "api/", 4) == 0) {
-        http_reply_not_found(request, "no such route");
-        return;
-    }
-    /* the file's path: "/" and the rest, in the request's pool */
-    path = h2o_mem_alloc_pool(&request->req->pool, rest.len + 1);
-    path[0] = '/';
-    memcpy(path + 1, rest.base, rest.len);
-    serve(request, path, rest.len + 1);
+    memcpy(path, request->route->path, folder_len);
+    memcpy(path + folder_len, name.base, name.len);
+    serve(request, path, folder_len + name.len);
 }

@@ -13,7 +13,6 @@ typedef struct {
     const char *path;
     size_t path_len;
     bool literal; /* no {name} segment: matched by one comparison */
-    bool rest;    /* ends in {name*}: a catch-all, tried after every other path */
     const http_route_t **rows;
     size_t row_count;
     char allow[ALLOW_MAX]; /* "GET, PUT, DELETE" */
@@ -40,10 +39,8 @@ static bool match_pattern(const char *pattern, const char *path, size_t path_len
     *param_count = 0;
     while (*pattern != '\0') {
         if (*pattern == '{') {
-            const char *segment = path, *close = strchr(pattern, '}');
-            /* {name*} (always last) takes the rest of the path, slashes and all */
-            bool rest = close[-1] == '*';
-            while (path < end && (rest || *path != '/'))
+            const char *segment = path;
+            while (path < end && *path != '/')
                 ++path;
             if (path == segment || *param_count == HTTP_ROUTE_PARAMS_MAX)
                 return false;
@@ -58,10 +55,7 @@ static bool match_pattern(const char *pattern, const char *path, size_t path_len
     return path == end;
 }
 
-/*
- * A path is "/" and segments; a {name} segment is a whole segment, a {name*} segment the last one.
- * Returns its parameter count or -1.
- */
+/* A path is "/" and segments; a {name} segment is a whole segment. Returns its parameter count or -1. */
 static int check_path(const char *path)
 {
     int params = 0;
@@ -76,8 +70,7 @@ static int check_path(const char *path)
         const char *close = strchr(at, '}');
         if (at[-1] != '/' || close == NULL || close == at + 1 || (close[1] != '\0' && close[1] != '/') ||
             memchr(at + 1, '/', (size_t)(close - at - 1)) != NULL ||
-            memchr(at + 1, '{', (size_t)(close - at - 1)) ||
-            (close[-1] == '*' && (close == at + 2 || close[1] != '\0')))
+            memchr(at + 1, '{', (size_t)(close - at - 1)))
             return -1;
         ++params;
         at = close;
@@ -105,10 +98,7 @@ static int add_path(http_router_t *router, const http_route_t *route, char *err,
     }
     if ((path = find_path(router, route->path)) == NULL) {
         path = &router->paths[router->path_count++];
-        *path = (router_path_t){.path = route->path,
-                                .path_len = strlen(route->path),
-                                .literal = params == 0,
-                                .rest = strstr(route->path, "*}") != NULL};
+        *path = (router_path_t){.path = route->path, .path_len = strlen(route->path), .literal = params == 0};
     }
     ++path->row_count;
     return 0;
@@ -138,17 +128,12 @@ static int check_rows(router_path_t *path, char *err, size_t err_size)
     return 0;
 }
 
-/*
- * Literal paths first (stable): they are matched by one comparison, and the purchase path is one;
- * catch-alls last, so that they take only what nothing else does.
- */
+/* Literal paths first (stable): they are matched by one comparison, and the purchase path is one. */
 static int compare_paths(const void *left, const void *right)
 {
     const router_path_t *a = left, *b = right;
     if (a->literal != b->literal)
         return a->literal ? -1 : 1;
-    if (a->rest != b->rest)
-        return a->rest ? 1 : -1;
     return a->rows < b->rows ? -1 : a->rows > b->rows;
 }
 
@@ -234,12 +219,6 @@ void http_router_dispatch(const http_router_t *router, http_request_t *request)
     for (size_t i = 0; i < path->row_count && route == NULL; ++i)
         if (h2o_memis(method.base, method.len, path->rows[i]->method, strlen(path->rows[i]->method)))
             route = path->rows[i];
-    if (route == NULL && path->rest) {
-        /* a catch-all does not make every path exist for every method */
-        request->path = router->path_count;
-        http_reply_not_found(request, "no such route");
-        return;
-    }
     if (route == NULL) {
         http_reply_method_not_allowed(request, path->allow);
         return;

@@ -5,15 +5,12 @@
  * A route is one row: adding a route is adding a row to the table the layer above hands in (see
  * src/api/api.c). A path is literal segments and `{name}` segments, each of which matches one
  * whole non-empty segment and is passed to the handler in request->params, in order
- * ("/api/v1/products/{sku}/purchases"). A last segment {name*} matches the rest of the path, one
- * segment or more, slashes included ("/{file*}"): a catch-all, tried after every other path. The
- * router derives the rest from the table: a path no row matches is 404, a path some row matches
- * with another method is 405 with an Allow header listing the methods of that path — except a
- * catch-all's, which is 404, since a catch-all does not make every path exist — and a row's flags
- * are applied before its handler runs.
+ * ("/api/v1/products/{sku}/purchases"). The router derives the rest from the table: a path no row
+ * matches is 404, a path some row matches with another method is 405 with an Allow header listing
+ * the methods of that path, and a row's flags are applied before its handler runs.
  *
- * Cost: literal paths are compared first (length, then bytes), then patterns, then catch-alls; the
- * purchase path is literal. Nothing is allocated. The table is checked once, when the router is created.
+ * Cost: literal paths are compared first (length, then bytes), then patterns; the purchase path is
+ * literal. Nothing is allocated. The table is checked once, when the router is created.
  */
 #ifndef FLASHSALE_HTTP_ROUTER_H
 #define FLASHSALE_HTTP_ROUTER_H

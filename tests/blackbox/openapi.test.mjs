@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,10 +36,27 @@ const UNPROVOKED = {
   'DELETE /api/v1/products/{sku} 503': 'the store answers in time here',
   'GET /api/v1/products/{sku}/purchases 503': 'the store answers in time here',
   'GET /health 503': 'a required check failing needs a stopped store (health.test.mjs)',
+  'GET /metrics 503': 'the store answers in time here',
 };
+
+// Documented answers of identity (JWT mode, rate limits, admin tokens), which arrive with its
+// branch: left out while the server has no POST /api/v1/auth/login.
+const WAITING_FOR_IDENTITY = [
+  'GET /api/v1/purchases 401', 'POST /api/v1/purchases 401', 'POST /api/v1/purchases 429',
+  'GET /api/v1/products 403', 'POST /api/v1/products 403', 'GET /api/v1/products/{sku} 403',
+  'PUT /api/v1/products/{sku} 403', 'DELETE /api/v1/products/{sku} 403', 'GET /api/v1/products/{sku}/purchases 403',
+];
 
 // Until the web work lands the document may be missing; then there is nothing to compare.
 const skip = !existsSync(DOC_FILE) && 'web/openapi.json is not there yet';
+
+// Documented routes whose server side is on another branch: while the server lacks one, it is left
+// out of both comparisons (and said in the test's output), never silently once it is there.
+const WAITING = {
+  'GET /api/v1/sales/events': 'branch events',
+  'POST /api/v1/auth/register': 'branch identity',
+  'POST /api/v1/auth/login': 'branch identity',
+};
 
 let doc;
 let ajv;
@@ -181,18 +198,40 @@ test('/api/openapi.json is web/openapi.json', { skip }, async () => {
   assert.deepEqual(JSON.parse(res.text), doc);
 });
 
-test('the document and the server list the same routes', { skip }, async () => {
+// The server's routes as `flashsale routes` lists them, less the two kinds the document cannot
+// or need not show: HEAD beside a GET (the same answer without its body, pages.test.mjs), and the
+// catch-all of the pages' files, GET|HEAD /{file*} (an OpenAPI path segment is one segment; every
+// file is checked by pages.test.mjs).
+async function serverRoutes() {
   const listed = await runBinary(['routes']);
   assert.equal(listed.code, 0, listed.stderr);
-  const server = new Set(listed.stdout.trim().split('\n').filter((l) => l !== ''));
-  const documented = new Set(operations().map(({ method, route }) => `${method} ${route}`));
+  const rows = listed.stdout.trim().split('\n').filter((l) => l !== '');
+  const all = new Set(rows);
+  return new Set(rows.filter((r) => !r.endsWith(' /{file*}') && !(r.startsWith('HEAD ') && all.has(`GET ${r.slice(5)}`))));
+}
+
+// The documented operations, less those still WAITING for a server that lacks them.
+async function servedOperations(t) {
+  const server = await serverRoutes();
+  return operations().filter(({ method, route }) => {
+    const id = `${method} ${route}`;
+    if (server.has(id) || !(id in WAITING)) return true;
+    t.diagnostic(`${id} is documented but waits for ${WAITING[id]}`);
+    return false;
+  });
+}
+
+test('the document and the server list the same routes', { skip }, async (t) => {
+  const server = await serverRoutes();
+  const documented = new Set((await servedOperations(t)).map(({ method, route }) => `${method} ${route}`));
   const undocumented = [...server].filter((r) => !documented.has(r));
   const unserved = [...documented].filter((r) => !server.has(r));
   assert.deepEqual(undocumented, [], 'routes of the server missing from the document');
   assert.deepEqual(unserved, [], 'documented routes the server does not have');
 });
 
-test('every documented answer the server can give fits the document', { skip }, async () => {
+test('every documented answer the server can give fits the document', { skip }, async (t) => {
+  const served = new Set((await servedOperations(t)).map(({ method, route }) => `${method} ${route}`));
   const admin = true;
   const json = { 'Content-Type': 'application/json' };
   // sales in each state
@@ -253,21 +292,32 @@ test('every documented answer the server can give fits the document', { skip }, 
   await call('DELETE', '/api/v1/products/{sku}', `/api/v1/products/${sku}`, { admin });
 
   // live events, when documented
-  if (doc.paths['/api/v1/sales/events']) {
+  if (served.has('GET /api/v1/sales/events')) {
     const events = await callStream('GET', '/api/v1/sales/events', `/api/v1/sales/events?sku=${live.sku}`);
     assert.match(events.first, /^(retry|id|data|:)/m);
   }
-  // the pages and the document itself, when documented
-  for (const [route, urlPath] of [['/', '/'], ['/admin', '/admin'], ['/docs', '/docs'], ['/api/openapi.json', '/api/openapi.json']]) {
-    if (doc.paths[route]?.get) await call('GET', route, urlPath);
+  // the pages, the document itself and the files, fresh and revalidated
+  const pages = [['/', '/'], ['/admin', '/admin'], ['/docs', '/docs'], ['/api/openapi.json', '/api/openapi.json']];
+  for (const folder of ['css', 'js']) {
+    const file = (await readdir(path.join(repoRoot, 'web', folder))).find((f) => !f.startsWith('.'));
+    pages.push([`/${folder}/{file}`, `/${folder}/${file}`]);
+    await call('GET', `/${folder}/{file}`, `/${folder}/no-such-file.${folder}`);
+  }
+  for (const [route, urlPath] of pages) {
+    const res = await call('GET', route, urlPath);
+    await call('GET', route, urlPath, { headers: { 'If-None-Match': res.headers.etag } });
   }
 
   // every documented status was seen, or is listed with a reason
   const missing = [];
+  const identityLanded = served.has('POST /api/v1/auth/login');
+  if (!identityLanded) t.diagnostic(`waiting for branch identity: ${WAITING_FOR_IDENTITY.join(', ')}`);
   for (const { method, route, op } of operations()) {
+    if (!served.has(`${method} ${route}`)) continue;
     for (const key of Object.keys(op.responses ?? {})) {
       if (!/^\d{3}$/.test(key)) continue;
       const id = `${method} ${route} ${key}`;
+      if (!identityLanded && WAITING_FOR_IDENTITY.includes(id)) continue;
       if (!seen.has(id) && !(id in UNPROVOKED)) missing.push(id);
     }
   }

@@ -36,15 +36,29 @@ const TYPES = {
 const ROUTES = { '/': 'index.html', '/admin': 'admin.html', '/docs': 'docs.html', '/api/openapi.json': 'openapi.json' };
 
 // Every file the build embeds: web/ without dot files and dot directories.
-async function webFiles(dir = WEB, prefix = '') {
+async function embeddedFiles(dir = WEB, prefix = '') {
   if (!existsSync(dir)) return [];
   const out = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     if (entry.name.startsWith('.')) continue;
-    if (entry.isDirectory()) out.push(...(await webFiles(path.join(dir, entry.name), `${prefix}/${entry.name}`)));
+    if (entry.isDirectory()) out.push(...(await embeddedFiles(path.join(dir, entry.name), `${prefix}/${entry.name}`)));
     else if (entry.isFile()) out.push(`${prefix}/${entry.name}`);
   }
   return out;
+}
+
+// The folders of web/ the route table serves by name (GET /css/{file}, ...); any other file must
+// have a route of its own (ROUTES), or the server would carry bytes nobody can fetch.
+const FOLDERS = ['/css/', '/js/'];
+const ROUTE_OF = Object.fromEntries(Object.entries(ROUTES).map(([route, file]) => [`/${file}`, route]));
+
+// Every embedded file as {file, url}: the path in web/ and where the server serves it.
+async function webFiles() {
+  return (await embeddedFiles()).map((file) => {
+    const url = ROUTE_OF[file] ?? (FOLDERS.some((f) => file.startsWith(f) && !file.slice(f.length).includes('/')) ? file : null);
+    assert.ok(url, `web${file} is compiled in but no route serves it (a new folder needs its rows in src/api/api.c)`);
+    return { file, url };
+  });
 }
 
 // One raw request: the path goes out exactly as given (no normalisation), the body as bytes.
@@ -77,9 +91,9 @@ after(async () => {
 test('every file of web/ is served from the binary with its type, a strong ETag and the security headers', async (t) => {
   const files = await webFiles();
   if (files.length === 0) return t.skip('web/ is empty');
-  for (const file of files) {
+  for (const { file, url } of files) {
     const bytes = await readFile(path.join(WEB, file));
-    const res = await raw(server.url, file);
+    const res = await raw(server.url, url);
     assert.equal(res.status, 200, file);
     assert.deepEqual(res.body, bytes, `${file}: the bytes of web${file}`);
     assert.equal(res.headers['content-type'], TYPES[path.extname(file)], file);
@@ -95,16 +109,16 @@ test('every file of web/ is served from the binary with its type, a strong ETag 
 test('If-None-Match with the ETag answers 304 without a body; another ETag gets the file', async (t) => {
   const files = await webFiles();
   if (files.length === 0) return t.skip('web/ is empty');
-  for (const file of files) {
-    const first = await raw(server.url, file);
+  for (const { file, url } of files) {
+    const first = await raw(server.url, url);
     for (const value of [first.headers.etag, `W/${first.headers.etag}`, `"nope", ${first.headers.etag}`, '*']) {
-      const again = await raw(server.url, file, { headers: { 'If-None-Match': value } });
+      const again = await raw(server.url, url, { headers: { 'If-None-Match': value } });
       assert.equal(again.status, 304, `${file} with If-None-Match: ${value}`);
       assert.equal(again.body.length, 0);
       assert.equal(again.headers.etag, first.headers.etag);
       assert.equal(again.headers['cache-control'], expectedCache(file));
     }
-    const other = await raw(server.url, file, { headers: { 'If-None-Match': '"0123456789abcdef0123456789abcdef"' } });
+    const other = await raw(server.url, url, { headers: { 'If-None-Match': '"0123456789abcdef0123456789abcdef"' } });
     assert.equal(other.status, 200, file);
   }
 });
@@ -113,10 +127,10 @@ test('gzip when accepted: a smaller copy made at build time, its own ETag, Vary 
   const files = await webFiles();
   if (files.length === 0) return t.skip('web/ is empty');
   let compressed = 0;
-  for (const file of files) {
+  for (const { file, url } of files) {
     const bytes = await readFile(path.join(WEB, file));
-    const plain = await raw(server.url, file, { headers: { 'Accept-Encoding': 'identity' } });
-    const zipped = await raw(server.url, file, { headers: { 'Accept-Encoding': 'gzip, deflate, br' } });
+    const plain = await raw(server.url, url, { headers: { 'Accept-Encoding': 'identity' } });
+    const zipped = await raw(server.url, url, { headers: { 'Accept-Encoding': 'gzip, deflate, br' } });
     assert.equal(plain.headers['content-encoding'], undefined, file);
     if (zipped.headers['content-encoding'] === undefined) {
       assert.equal(zipped.headers.vary, undefined, `${file}: no gzip copy, so nothing varies`);
@@ -130,10 +144,10 @@ test('gzip when accepted: a smaller copy made at build time, its own ETag, Vary 
     assert.ok(zipped.body.length < bytes.length, `${file}: the copy is smaller`);
     assert.deepEqual(gunzipSync(zipped.body), bytes, `${file}: the copy inflates to the file`);
     assert.notEqual(zipped.headers.etag, plain.headers.etag, `${file}: another representation, another ETag`);
-    const revalidated = await raw(server.url, file, { headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': zipped.headers.etag } });
+    const revalidated = await raw(server.url, url, { headers: { 'Accept-Encoding': 'gzip', 'If-None-Match': zipped.headers.etag } });
     assert.equal(revalidated.status, 304);
     assert.equal(revalidated.headers.etag, zipped.headers.etag);
-    const refused = await raw(server.url, file, { headers: { 'Accept-Encoding': 'gzip;q=0, br' } });
+    const refused = await raw(server.url, url, { headers: { 'Accept-Encoding': 'gzip;q=0, br' } });
     assert.equal(refused.headers['content-encoding'], undefined, `${file}: q=0 refuses gzip`);
   }
   // the pages are text of a few kilobytes at least: some of them must be worth compressing
@@ -143,9 +157,9 @@ test('gzip when accepted: a smaller copy made at build time, its own ETag, Vary 
 test('HEAD answers the headers of GET without the body', async (t) => {
   const files = await webFiles();
   if (files.length === 0) return t.skip('web/ is empty');
-  for (const file of [...files, ...Object.keys(ROUTES).filter((r) => existsSync(path.join(WEB, ROUTES[r])))]) {
-    const get = await raw(server.url, file);
-    const head = await raw(server.url, file, { method: 'HEAD' });
+  for (const { file, url } of files) {
+    const get = await raw(server.url, url);
+    const head = await raw(server.url, url, { method: 'HEAD' });
     assert.equal(head.status, 200, file);
     assert.equal(head.body.length, 0, file);
     for (const name of ['content-type', 'content-length', 'etag', 'cache-control', 'content-security-policy', 'x-content-type-options']) {
@@ -169,7 +183,10 @@ for (const [route, file] of Object.entries(ROUTES)) {
 }
 
 test('paths that are no file: the JSON 404 of the API', async () => {
-  for (const p of ['/nope.html', '/css/nope.css', '/index.htm', '/.hidden', '/api/v1/nothing', '/api/index.html', '/web/index.html']) {
+  // index.html and friends are served by their routes only; a folder without rows is not served
+  const paths = ['/nope.html', '/css/nope.css', '/js/nope.js', '/index.html', '/admin.html', '/openapi.json', '/index.htm',
+    '/.hidden', '/css/.hidden', '/api/v1/nothing', '/api/index.html', '/web/index.html', '/img/logo.svg', '/css/sub/x.css'];
+  for (const p of paths) {
     const res = await server.api('GET', p);
     assertError(res, 404, 'NOT_FOUND');
   }
@@ -205,15 +222,15 @@ async function makeRoot() {
   await writeFile(path.join(root, 'index.html'), '<!doctype html><title>disk</title><p>from disk</p>\n');
   await writeFile(path.join(root, 'admin.html'), '<!doctype html><title>admin on disk</title>\n');
   await writeFile(path.join(root, 'css', 'app.css'), 'body { color: black; }\n');
-  await writeFile(path.join(root, '.env'), 'SECRET=1\n');
-  await writeFile(path.join(root, 'notes.exe'), 'no type\n');
+  await writeFile(path.join(root, 'css', '.env'), 'SECRET=1\n');
+  await writeFile(path.join(root, 'css', 'notes.exe'), 'no type\n');
   await writeFile(path.join(base, 'secret.css'), 'body { content: "secret outside the root"; }\n');
-  await writeFile(path.join(base, 'outside', 'also.css'), 'body { content: "outside"; }\n');
-  // links out of the root, to a file and to a directory; and one that stays inside
+  await writeFile(path.join(base, 'outside', 'also.js'), 'console.log("outside");\n');
+  // links out of the root, to a file and (js/) to a whole directory; and one that stays inside
   await symlink(path.join(base, 'secret.css'), path.join(root, 'css', 'linked.css'));
-  await symlink(path.join(base, 'outside'), path.join(root, 'out'));
+  await symlink(path.join(base, 'outside'), path.join(root, 'js'));
   await symlink('app.css', path.join(root, 'css', 'same.css'));
-  await writeFile(path.join(root, 'big.js'), Buffer.alloc(4 * 1024 * 1024 + 1, 0x20));
+  await writeFile(path.join(root, 'css', 'big.css'), Buffer.alloc(4 * 1024 * 1024 + 1, 0x20));
   return { base, root };
 }
 
@@ -255,8 +272,9 @@ test('--web-root never serves what lies outside it, hidden files, untyped files 
   try {
     const refused = [
       '/../secret.css', '/css/../../secret.css', '/%2e%2e/secret.css', '/%2E%2E/secret.css', '/css/%2e%2e/%2e%2e/secret.css',
-      '/..%2fsecret.css', '/%2e%2e%2fsecret.css', '/css/..%5c..%5csecret.css', '/css/linked.css', '/out/also.css',
-      '/.env', '/%2eenv', '/notes.exe', '/css/', '/css', `/${'../'.repeat(8)}etc/passwd`, '/index.html%00.css',
+      '/css/..%2fsecret.css', '/css/%2e%2e%2fsecret.css', '/css/..%5c..%5csecret.css', '/css/%2e%2e%5csecret.css',
+      '/css/linked.css', '/js/also.js', '/css/.env', '/css/%2eenv', '/css/notes.exe', '/css/', '/css',
+      `/css/${'../'.repeat(8)}etc/passwd`, '/css/app.css%00.css', '/secret.css',
     ];
     for (const p of refused) {
       const res = await raw(disk.url, p);
@@ -264,7 +282,7 @@ test('--web-root never serves what lies outside it, hidden files, untyped files 
       assert.equal(res.status, 404, `${p}: ${res.status} ${text}`);
       assert.doesNotMatch(text, /secret|outside|SECRET/, p);
     }
-    const big = await raw(disk.url, '/big.js');
+    const big = await raw(disk.url, '/css/big.css');
     assert.equal(big.status, 500);
     assert.equal(JSON.parse(big.body.toString()).error.code, 'INTERNAL_ERROR');
     assert.equal((await raw(disk.url, '/health')).status, 200);

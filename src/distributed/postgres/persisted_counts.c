@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/strbuf.h"
 
@@ -36,6 +37,7 @@ struct persisted_counts {
     persisted_count_t *sample;
     size_t sample_count;
     bool failing; /* only the thread's: logs a failure once, not every second */
+    PGconn *conn; /* only the thread's (the first sample is taken before it starts) */
 };
 
 static void one_line(char *err, size_t err_size, const char *what, const char *message)
@@ -128,8 +130,9 @@ static PGconn *connect_to(const char *url, char *err, size_t err_size)
 }
 
 /* One sample; keeps the connection across samples, drops it after an error. */
-static void sample(persisted_counts_t *counts, PGconn **conn, unsigned long long round)
+static void sample(persisted_counts_t *counts, unsigned long long round)
 {
+    PGconn **conn = &counts->conn;
     char err[256];
     persisted_count_t *fresh;
     size_t fresh_count;
@@ -164,22 +167,21 @@ static void sample(persisted_counts_t *counts, PGconn **conn, unsigned long long
 static void *run(void *data)
 {
     persisted_counts_t *counts = data;
-    PGconn *conn = NULL;
-    unsigned long long round = 0;
+    unsigned long long round = 1; /* the first was taken by persisted_counts_start */
 
     pthread_mutex_lock(&counts->lock);
     while (!counts->stopping) {
-        pthread_mutex_unlock(&counts->lock);
-        sample(counts, &conn, round++);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += PERSISTED_COUNTS_INTERVAL_MS / 1000;
-        pthread_mutex_lock(&counts->lock);
+        struct timespec until = clock_deadline_in(PERSISTED_COUNTS_INTERVAL_MS);
         while (!counts->stopping && pthread_cond_timedwait(&counts->wake, &counts->lock, &until) == 0)
             ;
+        if (counts->stopping)
+            break;
+        pthread_mutex_unlock(&counts->lock);
+        sample(counts, round++);
+        pthread_mutex_lock(&counts->lock);
     }
     pthread_mutex_unlock(&counts->lock);
-    PQfinish(conn);
+    PQfinish(counts->conn);
     return NULL;
 }
 
@@ -190,13 +192,14 @@ persisted_counts_t *persisted_counts_start(const char *postgres_url)
         free(counts);
         return NULL;
     }
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&counts->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    clock_cond_init(&counts->wake);
     pthread_mutex_init(&counts->lock, NULL);
+    /* The first sample before the server serves, so that the admin's reads find a count from the
+       start; PostgreSQL has just been migrated, so it answers unless it failed meanwhile. */
+    sample(counts, 0);
     if (pthread_create(&counts->thread, NULL, run, counts) != 0) {
+        PQfinish(counts->conn);
+        free(counts->sample);
         pthread_cond_destroy(&counts->wake);
         pthread_mutex_destroy(&counts->lock);
         free(counts->url);

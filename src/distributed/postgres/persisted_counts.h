@@ -41,11 +41,16 @@ int persisted_counts_read(PGconn *conn, const persisted_count_t *previous, size_
 
 typedef struct persisted_counts persisted_counts_t;
 
-/* Starts the sampling thread (the URL is copied); NULL on failure. */
+/*
+ * Takes a first sample (blocking: before the server serves), then starts the sampling thread; the
+ * URL is copied. NULL when out of memory or threads; a PostgreSQL that does not answer is not a
+ * failure here (the thread keeps trying).
+ */
 persisted_counts_t *persisted_counts_start(const char *postgres_url);
 /*
  * From any thread: the orders of sale_id in PostgreSQL as of the latest sample; 0 for a sale that
- * sample did not know (it was created after), -1 before any sample succeeded.
+ * sample did not know (it was created after), -1 while no sample has succeeded (PostgreSQL has not
+ * answered since the start).
  */
 int64_t persisted_counts_get(persisted_counts_t *counts, uint64_t sale_id);
 /* Waits for a sample in progress, joins the thread and frees everything. */
