@@ -137,6 +137,7 @@ function keyRefused(result) {
   if (feed) feed.close();
   clearInterval(refreshTimer);
   started = false;
+  flashNew = false;
   showGate(gateMessage(result));
   return true;
 }
@@ -150,14 +151,17 @@ function unlock(products) {
   el.conn.hidden = false;
   if (started) return;
   started = true;
-  chart = chart || createRateChart(el.chart);
+  if (!chart) {
+    // Once per page: a key entered again after a refusal reuses the listeners and the chart.
+    chart = createRateChart(el.chart);
+    setupActions();
+    setInterval(tick, 1000);
+  }
   store.putList(products, performance.now());
-  setupActions();
   renderAll();
   flashNew = true;
   feed = openFeed({ poll: pollProducts, onEvent: (event) => store.apply(event), onMode: showMode });
   refreshTimer = setInterval(refresh, REFRESH_MS);
-  setInterval(tick, 1000);
   el.main.focus({ preventScroll: true });
 }
 

@@ -23,7 +23,7 @@ const page = {
   loadFailed: false,
   buying: false,
   retryAt: 0, // server-clock ms before which a purchase waits (429 / 503 Retry-After)
-  retryKind: '',
+  identityLoaded: false, // the auth mode is known: which identity form to show
   result: null,
   mine: { status: 'idle', purchase: null },
   mineToken: 0,
@@ -66,6 +66,7 @@ async function main() {
   const [info] = await Promise.all([startClock(), loadSales()]);
   page.info = info;
   identity.load(info ? info.authMode : 'header');
+  page.identityLoaded = true;
   setupIdentity();
   renderFooter();
   render();
@@ -141,6 +142,10 @@ const MODE_TITLES = {
 };
 
 function showMode(mode) {
+  if (mode === 'live' && page.loadFailed) {
+    page.loadFailed = false; // the shop answers again: "no sale" is true now, not "unreachable"
+    if (page.loaded) render();
+  }
   el.conn.dataset.mode = mode;
   el.conn.title = MODE_TITLES[mode];
   setText(el.connLabel, MODE_LABELS[mode]);
@@ -197,8 +202,6 @@ function render() {
       setText(el.saleNote, 'It may not be announced yet: this page updates by itself when it is.');
       break;
     case 'UPCOMING':
-      setText(el.saleNote, '');
-      break;
     case 'ACTIVE':
       setText(el.saleNote, '');
       break;
@@ -215,7 +218,7 @@ function render() {
 
   el.countdown.hidden = !(key === 'UPCOMING' || key === 'ACTIVE');
   el.stock.hidden = !sale;
-  el.buyForm.hidden = !sale;
+  el.buyForm.hidden = !sale || !page.identityLoaded;
   if (key === 'UPCOMING') {
     setText(el.countdownLabel, 'Starts in');
     setText(el.countdownAt, `Opens ${formatDateTime(sale.startMs)} (your time)`);
