@@ -708,6 +708,8 @@ static void embedded_detach(engine_loop_t *base)
         h2o_evloop_run(loop->h2o_loop, 10);
     h2o_multithread_unregister_receiver(loop->queue, &loop->receiver);
     h2o_multithread_destroy_queue(loop->queue);
+    /* h2o 2.2.5 frees the queue itself only in its libuv build */
+    free(loop->queue);
     free(loop);
 }
 
