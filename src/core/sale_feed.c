@@ -12,14 +12,17 @@ struct sale_feed_topic {
     int64_t published_stock;
     sale_state_t published_state;
     sale_end_reason_t published_reason;
-    int64_t stock_sent_ms; /* INT64_MIN before the first stock update */
-    bool stock_due;        /* published_stock is behind, waiting for its window */
-    uint64_t seen;         /* the update that last listed the sale */
+    bool stock_due; /* published_stock is behind, waiting for the next round */
+    uint64_t seen;  /* the update that last listed the sale */
     void *data;
 };
 
 struct sale_feed {
-    int64_t coalesce_ms;
+    /* Stock updates go out in rounds, all that are due together, at most one round per window:
+     * so a stream gets at most one write of them per window, whatever the number of sales. */
+    int64_t window_ms;
+    int64_t round_ms; /* the last round; INT64_MIN before the first */
+    size_t due;       /* topics with stock_due */
     sale_feed_emit_cb emit;
     void *ctx;
     sale_feed_topic_t **slots; /* open addressing by sku, NULL = empty; at most half full */
@@ -101,12 +104,12 @@ static void sweep(sale_feed_t *feed)
     }
 }
 
-sale_feed_t *sale_feed_create(int64_t coalesce_ms, sale_feed_emit_cb emit, void *ctx)
+sale_feed_t *sale_feed_create(int64_t window_ms, sale_feed_emit_cb emit, void *ctx)
 {
     sale_feed_t *feed = calloc(1, sizeof(*feed));
     if (feed == NULL)
         return NULL;
-    *feed = (sale_feed_t){.coalesce_ms = coalesce_ms, .emit = emit, .ctx = ctx};
+    *feed = (sale_feed_t){.window_ms = window_ms, .round_ms = INT64_MIN, .emit = emit, .ctx = ctx};
     if (grow(feed) != 0) {
         free(feed);
         return NULL;
@@ -139,7 +142,6 @@ sale_feed_topic_t *sale_feed_hold(sale_feed_t *feed, const char *sku)
     if ((topic = calloc(1, sizeof(*topic))) == NULL)
         return NULL;
     strcpy(topic->sku, sku);
-    topic->stock_sent_ms = INT64_MIN;
     feed->slots[find_slot(feed, sku)] = topic;
     ++feed->count;
     return topic;
@@ -171,6 +173,16 @@ const sale_t *sale_feed_topic_sale(const sale_feed_topic_t *topic)
     return topic->present ? &topic->sale : NULL;
 }
 
+void sale_feed_set_window(sale_feed_t *feed, int64_t window_ms)
+{
+    feed->window_ms = window_ms;
+}
+
+int64_t sale_feed_window(const sale_feed_t *feed)
+{
+    return feed->window_ms;
+}
+
 bool sale_feed_is_ready(const sale_feed_t *feed)
 {
     return feed->ready;
@@ -192,20 +204,26 @@ static void emit(sale_feed_t *feed, sale_feed_topic_t *topic, sale_event_type_t 
     feed->emit(feed->ctx, topic, &event);
 }
 
+static void set_due(sale_feed_t *feed, sale_feed_topic_t *topic, bool due)
+{
+    if (topic->stock_due != due)
+        feed->due += due ? 1 : (size_t)-1;
+    topic->stock_due = due;
+}
+
 static void publish_initial(sale_feed_t *feed, sale_feed_topic_t *topic, int64_t now_ms)
 {
     topic->published_stock = topic->sale.stock;
     topic->published_state = sale_state(&topic->sale, now_ms);
     topic->published_reason = sale_end_reason(&topic->sale, now_ms);
-    topic->stock_due = false;
+    set_due(feed, topic, false);
     emit(feed, topic, SALE_EVENT_INITIAL, 0);
 }
 
-static void publish_stock(sale_feed_t *feed, sale_feed_topic_t *topic, int64_t now_ms)
+static void publish_stock(sale_feed_t *feed, sale_feed_topic_t *topic)
 {
     topic->published_stock = topic->sale.stock;
-    topic->stock_sent_ms = now_ms;
-    topic->stock_due = false;
+    set_due(feed, topic, false);
     emit(feed, topic, SALE_EVENT_STOCK, 0);
 }
 
@@ -228,7 +246,7 @@ static void publish_deleted(sale_feed_t *feed, sale_feed_topic_t *topic)
     uint64_t ordinal = ++feed->deletions;
     strcpy(feed->deleted[(ordinal - 1) % SALE_FEED_DELETION_LOG], topic->sku);
     topic->present = false;
-    topic->stock_due = false;
+    set_due(feed, topic, false);
     emit(feed, topic, SALE_EVENT_DELETED, ordinal);
 }
 
@@ -244,34 +262,45 @@ static void update_topic(sale_feed_t *feed, sale_feed_topic_t *topic, const sale
         publish_deleted(feed, topic);
     if (!topic->present || description_differs(&topic->sale, sale)) {
         /* A new sale, or an update of an upcoming one: its whole state again. */
-        if (!topic->present)
-            topic->stock_sent_ms = INT64_MIN;
         topic->present = true;
         topic->sale = *sale;
         publish_initial(feed, topic, now_ms);
         return;
     }
     topic->sale.stock = sale->stock;
-    if (sale->stock == topic->published_stock)
-        topic->stock_due = false;
-    else if (sale->stock <= 0 || topic->stock_sent_ms == INT64_MIN ||
-             now_ms - topic->stock_sent_ms >= feed->coalesce_ms)
-        publish_stock(feed, topic, now_ms);
+    if (sale->stock <= 0 && topic->published_stock > 0)
+        publish_stock(feed, topic); /* a sell-out does not wait for the round */
     else
-        topic->stock_due = true;
+        set_due(feed, topic, sale->stock != topic->published_stock);
     publish_state_if_changed(feed, topic, now_ms);
+}
+
+static bool round_is_open(const sale_feed_t *feed, int64_t now_ms)
+{
+    return feed->round_ms == INT64_MIN || now_ms - feed->round_ms >= feed->window_ms;
+}
+
+/* Publishes every due stock, if the window since the last round has passed. */
+static void run_round(sale_feed_t *feed, int64_t now_ms)
+{
+    if (feed->due == 0 || !round_is_open(feed, now_ms))
+        return;
+    feed->round_ms = now_ms;
+    for (size_t i = 0; i < feed->slot_count && feed->due > 0; ++i) {
+        sale_feed_topic_t *topic = feed->slots[i];
+        if (topic != NULL && topic->stock_due)
+            publish_stock(feed, topic);
+    }
 }
 
 /* The earliest time at which tick has something to publish. */
 static int64_t next_deadline(const sale_feed_t *feed)
 {
-    int64_t deadline = INT64_MAX;
+    int64_t deadline = feed->due > 0 ? feed->round_ms + feed->window_ms : INT64_MAX;
     for (size_t i = 0; i < feed->slot_count; ++i) {
         const sale_feed_topic_t *topic = feed->slots[i];
         if (topic == NULL || !topic->present)
             continue;
-        if (topic->stock_due && topic->stock_sent_ms + feed->coalesce_ms < deadline)
-            deadline = topic->stock_sent_ms + feed->coalesce_ms;
         if (topic->published_state == SALE_STATE_UPCOMING && topic->sale.start_ms < deadline)
             deadline = topic->sale.start_ms;
         else if (topic->published_state == SALE_STATE_ACTIVE && topic->sale.end_ms < deadline)
@@ -304,6 +333,7 @@ int64_t sale_feed_update(sale_feed_t *feed, const sale_t *sales, size_t count, i
         if (topic != NULL && topic->present && topic->seen != update)
             publish_deleted(feed, topic);
     }
+    run_round(feed, now_ms);
     feed->emitting = false;
     free(listed);
     sweep(feed);
@@ -314,13 +344,11 @@ int64_t sale_feed_update(sale_feed_t *feed, const sale_t *sales, size_t count, i
 int64_t sale_feed_tick(sale_feed_t *feed, int64_t now_ms)
 {
     feed->emitting = true;
+    run_round(feed, now_ms);
     for (size_t i = 0; i < feed->slot_count; ++i) {
         sale_feed_topic_t *topic = feed->slots[i];
-        if (topic == NULL || !topic->present)
-            continue;
-        if (topic->stock_due && now_ms - topic->stock_sent_ms >= feed->coalesce_ms)
-            publish_stock(feed, topic, now_ms);
-        publish_state_if_changed(feed, topic, now_ms);
+        if (topic != NULL && topic->present)
+            publish_state_if_changed(feed, topic, now_ms);
     }
     feed->emitting = false;
     sweep(feed);

@@ -3,9 +3,11 @@
  * whole state, coalesced stock updates, state changes and deletions — for one event loop.
  *
  * The engine hands a loop every sale as it is now (engine.h, watch); the feed compares that with
- * what it published before and emits the difference. Stock updates of one sale are published at
- * most once per coalescing window, the latest stock winning; a sell-out is published at once,
- * its stock update (0) first, then its state change. The clock's own changes (a sale starting or
+ * what it published before and emits the difference. Stock updates are published in rounds, at
+ * most one round per window, each with the latest stock of every sale whose stock changed: so a
+ * subscriber gets at most one stock update per sale per window, and all of them in one write. The
+ * first change after a quiet window goes out at once. A sell-out does not wait: its stock update
+ * (0) is published at once, then its state change. The clock's own changes (a sale starting or
  * ending) are found by sale_feed_tick, which the loop calls at the deadline the feed asks for.
  *
  * Each sku the loop cares about is a topic: a sale that exists, or a sku that subscribers wait
@@ -46,8 +48,11 @@ typedef struct sale_feed_topic sale_feed_topic_t;
 /* Runs for every event, in order. It must not call sale_feed_update or sale_feed_tick. */
 typedef void (*sale_feed_emit_cb)(void *ctx, sale_feed_topic_t *topic, const sale_event_t *event);
 
-/* NULL when out of memory. coalesce_ms: the shortest time between two stock updates of a sale. */
-sale_feed_t *sale_feed_create(int64_t coalesce_ms, sale_feed_emit_cb emit, void *ctx);
+/* NULL when out of memory. window_ms: the shortest time between two rounds of stock updates. */
+sale_feed_t *sale_feed_create(int64_t window_ms, sale_feed_emit_cb emit, void *ctx);
+/* Takes effect from the next round (the caller adapts it to the cost of its rounds). */
+void sale_feed_set_window(sale_feed_t *feed, int64_t window_ms);
+int64_t sale_feed_window(const sale_feed_t *feed);
 /* Frees the feed and its topics; the caller has dropped its own data from them. */
 void sale_feed_destroy(sale_feed_t *feed);
 

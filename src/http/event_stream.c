@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/strbuf.h"
@@ -23,7 +24,7 @@ struct event_stream_loop {
     h2o_linklist_t streams;      /* every open stream */
     h2o_linklist_t dirty;        /* streams with bytes queued and no write in flight */
     size_t lagging;              /* streams lagging now */
-    bool destroying;             /* freed when its last stream is gone */
+    uint64_t busy_ns;            /* spent handing streams' bytes to h2o (the writes) */
     h2o_timeout_t flush_timeout; /* 0 ms: the end of this loop turn */
     h2o_timeout_entry_t flush;
     h2o_timeout_t heartbeat_timeout;
@@ -32,7 +33,10 @@ struct event_stream_loop {
     h2o_timeout_entry_t stall_check;
 };
 
-/* Lives in its request's pool: h2o frees it with the request, after stop or the final write. */
+/*
+ * Lives in its request's pool: h2o frees it with the request, after stop or the final write. Once
+ * ended (on_close ran) it belongs to no owner any more and only finishes its response.
+ */
 struct event_stream {
     h2o_generator_t generator; /* first: h2o hands it back to proceed and stop */
     h2o_req_t *req;
@@ -47,9 +51,9 @@ struct event_stream {
     int64_t lagging_since; /* monotonic ms */
     bool writing;
     bool lagging;
-    bool closing; /* end the response once the queue is written */
-    bool cut;     /* disconnect shut its socket down */
-    bool ended;   /* on_close ran; nothing more is sent */
+    bool cut;    /* disconnect shut its socket down */
+    bool failed; /* out of memory: ends at the next flush */
+    bool ended;  /* on_close ran: nothing more is queued, the response ends after the write in flight */
 };
 
 /* Single-writer increment: no locked instruction, yet a well-defined read from other threads. */
@@ -61,6 +65,7 @@ static void bump(_Atomic uint64_t *counter, int64_t by)
 
 static void free_owner(event_stream_loop_t *owner)
 {
+    assert(h2o_linklist_is_empty(&owner->streams));
     h2o_timeout_unlink(&owner->flush);
     h2o_timeout_unlink(&owner->heartbeat);
     h2o_timeout_unlink(&owner->stall_check);
@@ -83,18 +88,17 @@ static void end_stream(event_stream_t *stream)
         stream->lagging = false;
         --owner->lagging;
     }
+    stream->owner = NULL;
     bump(&owner->stats->open, -1);
     stream->handler->on_close(stream, stream->data);
-    if (owner->destroying && h2o_linklist_is_empty(&owner->streams))
-        free_owner(owner);
 }
 
-/* The final chunk. h2o may free the request, and so the stream, inside h2o_send: it goes last. */
-static void finish(event_stream_t *stream)
+/* The last write, with what is still queued. h2o may free the request, and so the stream, inside
+ * h2o_send: nothing touches it afterwards. */
+static void send_final(event_stream_t *stream)
 {
-    h2o_req_t *req = stream->req;
-    end_stream(stream);
-    h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    h2o_iovec_t rest = h2o_iovec_init(stream->queue.data, stream->queue.len);
+    h2o_send(stream->req, &rest, rest.len > 0 ? 1 : 0, H2O_SEND_STATE_FINAL);
 }
 
 static void mark_dirty(event_stream_t *stream)
@@ -119,24 +123,26 @@ static void write_queue(event_stream_t *stream)
     h2o_send(stream->req, &buffer, 1, H2O_SEND_STATE_IN_PROGRESS);
 }
 
-/* What to do once nothing is in flight: write what is queued, or end if asked to. */
-static void write_or_finish(event_stream_t *stream)
+static uint64_t monotonic_ns(void)
 {
-    if (stream->queue.len > 0)
-        write_queue(stream);
-    else if (stream->closing)
-        finish(stream);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
 static void on_flush(h2o_timeout_entry_t *entry)
 {
     event_stream_loop_t *owner = H2O_STRUCT_FROM_MEMBER(event_stream_loop_t, flush, entry);
+    uint64_t started = monotonic_ns();
     while (!h2o_linklist_is_empty(&owner->dirty)) {
         event_stream_t *stream = H2O_STRUCT_FROM_MEMBER(event_stream_t, dirty_link, owner->dirty.next);
         h2o_linklist_unlink(&stream->dirty_link);
-        if (!stream->writing)
-            write_or_finish(stream);
+        if (stream->failed)
+            event_stream_close(stream);
+        else if (!stream->writing && stream->queue.len > 0)
+            write_queue(stream);
     }
+    owner->busy_ns += monotonic_ns() - started;
 }
 
 /* h2o wrote the buffer: the reader took it (or the kernel did). */
@@ -145,19 +151,33 @@ static void on_proceed(h2o_generator_t *generator, h2o_req_t *req)
     event_stream_t *stream = (event_stream_t *)generator;
     (void)req;
     stream->writing = false;
+    if (stream->ended) {
+        send_final(stream);
+        return;
+    }
+    if (stream->failed) {
+        event_stream_close(stream);
+        return;
+    }
     if (stream->flight.capacity > KEEP_CAPACITY) {
         strbuf_dispose(&stream->flight);
         strbuf_init(&stream->flight);
     }
     strbuf_reset(&stream->flight);
-    if (stream->lagging && !stream->closing) {
+    if (stream->lagging) {
         stream->lagging = false;
         --stream->owner->lagging;
         stream->handler->on_resume(stream, stream->data);
+        if (stream->ended) /* on_resume closed it */
+            return;
     }
     if (h2o_linklist_is_linked(&stream->dirty_link))
         h2o_linklist_unlink(&stream->dirty_link);
-    write_or_finish(stream);
+    if (stream->queue.len > 0) {
+        uint64_t started = monotonic_ns();
+        write_queue(stream);
+        stream->owner->busy_ns += monotonic_ns() - started;
+    }
 }
 
 /* h2o ends the response: the connection closed or failed. */
@@ -217,7 +237,7 @@ static void on_heartbeat(h2o_timeout_entry_t *entry)
     event_stream_loop_t *owner = H2O_STRUCT_FROM_MEMBER(event_stream_loop_t, heartbeat, entry);
     for (h2o_linklist_t *node = owner->streams.next; node != &owner->streams; node = node->next) {
         event_stream_t *stream = H2O_STRUCT_FROM_MEMBER(event_stream_t, link, node);
-        if (stream->lagging || stream->closing || !fits(stream, sizeof(HEARTBEAT) - 1))
+        if (stream->lagging || !fits(stream, sizeof(HEARTBEAT) - 1))
             continue;
         strbuf_append(&stream->queue, HEARTBEAT, sizeof(HEARTBEAT) - 1);
         if (!stream->writing)
@@ -249,16 +269,9 @@ event_stream_loop_t *event_stream_loop_create(h2o_loop_t *loop, const event_stre
 
 void event_stream_loop_destroy(event_stream_loop_t *owner)
 {
-    owner->destroying = true;
-    /* Closing may end a stream at once, which unlinks it: take the next one first. */
-    h2o_linklist_t *node = owner->streams.next;
-    while (node != &owner->streams) {
-        h2o_linklist_t *next = node->next;
-        event_stream_close(H2O_STRUCT_FROM_MEMBER(event_stream_t, link, node));
-        node = next;
-    }
-    if (h2o_linklist_is_empty(&owner->streams))
-        free_owner(owner);
+    while (!h2o_linklist_is_empty(&owner->streams))
+        event_stream_close(H2O_STRUCT_FROM_MEMBER(event_stream_t, link, owner->streams.next));
+    free_owner(owner);
 }
 
 static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *value)
@@ -269,7 +282,6 @@ static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *val
 event_stream_t *event_stream_open(event_stream_loop_t *owner, h2o_req_t *req, uint64_t last_event_id,
                                   const event_stream_handler_t *handler, void *data)
 {
-    assert(!owner->destroying);
     event_stream_t *stream = h2o_mem_alloc_shared(&req->pool, sizeof(*stream), on_dispose);
     *stream = (event_stream_t){
         .generator = {.proceed = on_proceed, .stop = on_stop},
@@ -322,7 +334,7 @@ bool event_stream_send(event_stream_t *stream, const char *data, size_t len)
 {
     assert(memchr(data, '\n', len) == NULL && memchr(data, '\r', len) == NULL);
     event_stream_loop_t *owner = stream->owner;
-    if (stream->ended || stream->closing || stream->lagging)
+    if (stream->ended || stream->lagging || stream->failed)
         return false;
     if (!fits(stream, len + EVENT_OVERHEAD)) {
         start_lagging(stream);
@@ -332,17 +344,23 @@ bool event_stream_send(event_stream_t *stream, const char *data, size_t len)
     strbuf_append(&stream->queue, data, len);
     strbuf_append(&stream->queue, "\n\n", 2);
     if (stream->queue.failed) {
-        /* Out of memory: what is queued is cut short. The stream ends; a browser reconnects and
+        /* Out of memory: what is queued is cut short. The stream ends at the end of this turn (never
+         * inside this call, so that callers may go on walking their lists); a browser reconnects and
          * gets the whole state again. */
         strbuf_reset(&stream->queue);
-        stream->queue.failed = false;
-        event_stream_close(stream);
+        stream->failed = true;
+        mark_dirty(stream);
         return false;
     }
     bump(&owner->stats->events, 1);
     if (!stream->writing)
         mark_dirty(stream);
     return true;
+}
+
+uint64_t event_stream_loop_busy_ns(const event_stream_loop_t *owner)
+{
+    return owner->busy_ns;
 }
 
 bool event_stream_is_lagging(const event_stream_t *stream)
@@ -352,11 +370,9 @@ bool event_stream_is_lagging(const event_stream_t *stream)
 
 void event_stream_close(event_stream_t *stream)
 {
-    if (stream->ended || stream->closing)
+    if (stream->ended)
         return;
-    stream->closing = true;
-    if (!stream->writing && stream->queue.len == 0)
-        finish(stream);
-    else if (!stream->writing)
-        mark_dirty(stream);
+    end_stream(stream);
+    if (!stream->writing)
+        send_final(stream);
 }

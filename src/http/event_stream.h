@@ -66,8 +66,11 @@ typedef struct {
 /* On the loop's thread; stats outlive it. NULL when out of memory. */
 event_stream_loop_t *event_stream_loop_create(h2o_loop_t *loop, const event_stream_config_t *config,
                                               event_stream_stats_t *stats);
-/* Ends every stream, as event_stream_close does, and frees the loop's part when the last is gone. */
+/* Ends every stream, as event_stream_close does, and frees the loop's part. */
 void event_stream_loop_destroy(event_stream_loop_t *owner);
+
+/* Time spent so far handing the streams' bytes to h2o (their writes): what the streams cost the loop. */
+uint64_t event_stream_loop_busy_ns(const event_stream_loop_t *owner);
 
 /*
  * Answers req with 200, Content-Type: text/event-stream, Cache-Control: no-cache and
@@ -77,10 +80,16 @@ void event_stream_loop_destroy(event_stream_loop_t *owner);
 event_stream_t *event_stream_open(event_stream_loop_t *owner, h2o_req_t *req, uint64_t last_event_id,
                                   const event_stream_handler_t *handler, void *data);
 
-/* Queues one event; data is one line (no '\n' or '\r'). False when the stream lags: dropped. */
+/*
+ * Queues one event; data is one line (no '\n' or '\r'). False when the stream lags (or ran out of
+ * memory): the event is dropped. on_close never runs inside this call.
+ */
 bool event_stream_send(event_stream_t *stream, const char *data, size_t len);
 bool event_stream_is_lagging(const event_stream_t *stream);
-/* Ends the response after what is queued; on_close follows (maybe before this returns). */
+/*
+ * Ends the response after what is queued. on_close runs before this returns: the owner forgets the
+ * stream at once, and the stream finishes its last write on its own.
+ */
 void event_stream_close(event_stream_t *stream);
 
 #endif

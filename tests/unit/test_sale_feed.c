@@ -1,6 +1,7 @@
 /*
- * Unit tests of sale_feed: the whole sale on first sight, stock updates coalesced per window with
- * the latest stock winning, a sell-out published at once (stock first, then state), the clock's
+ * Unit tests of sale_feed: the whole sale on first sight, stock updates coalesced in rounds (one per
+ * window, every sale due in it, the latest stock winning, the window adjustable), a sell-out
+ * published at once (stock first, then state), the clock's
  * state changes at the deadlines the feed asks for, updates, deletions and re-creations under the
  * same sku, topics held for skus that do not exist yet, and the deletion log of streams that fell
  * behind.
@@ -143,6 +144,38 @@ static void test_stock_updates_are_coalesced_latest_wins(void **state)
     update1(feed, &sale, T0 + 130);
     sale_feed_tick(feed, T0 + 400);
     assert_int_equal(recorder.count, 3);
+    sale_feed_destroy(feed);
+}
+
+static void test_one_round_publishes_every_sale_due(void **state)
+{
+    (void)state;
+    recorder_t recorder = {0};
+    sale_feed_t *feed = sale_feed_create(COALESCE_MS, record, &recorder);
+    sale_t sales[] = {active_sale(1, "A"), active_sale(2, "B")};
+    sale_feed_update(feed, sales, 2, T0);
+    sales[0].stock = 9; /* opens a round at once */
+    sale_feed_update(feed, sales, 2, T0 + 10);
+    assert_int_equal(recorder.count, 3);
+    /* both change within the window: one round at its end tells both */
+    sales[0].stock = 8;
+    sales[1].stock = 7;
+    assert_int_equal(sale_feed_update(feed, sales, 2, T0 + 20), T0 + 10 + COALESCE_MS);
+    assert_int_equal(recorder.count, 3);
+    sale_feed_tick(feed, T0 + 10 + COALESCE_MS);
+    assert_int_equal(recorder.count, 5);
+    assert_int_equal(recorder.events[3].type, SALE_EVENT_STOCK);
+    assert_int_equal(recorder.events[4].type, SALE_EVENT_STOCK);
+    /* a wider window delays the next round */
+    sale_feed_set_window(feed, 4 * COALESCE_MS);
+    assert_int_equal(sale_feed_window(feed), 4 * COALESCE_MS);
+    sales[1].stock = 6;
+    assert_int_equal(sale_feed_update(feed, sales, 2, T0 + 200), T0 + 10 + 5 * COALESCE_MS);
+    sale_feed_tick(feed, T0 + 10 + 5 * COALESCE_MS - 1);
+    assert_int_equal(recorder.count, 5);
+    sale_feed_tick(feed, T0 + 10 + 5 * COALESCE_MS);
+    assert_event(&recorder, 5, SALE_EVENT_STOCK, "B");
+    assert_int_equal(recorder.events[5].stock, 6);
     sale_feed_destroy(feed);
 }
 
@@ -400,6 +433,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_view_publishes_every_sale_whole),
         cmocka_unit_test(test_stock_updates_are_coalesced_latest_wins),
+        cmocka_unit_test(test_one_round_publishes_every_sale_due),
         cmocka_unit_test(test_sell_out_is_published_at_once_stock_first),
         cmocka_unit_test(test_clock_opens_and_ends_a_sale),
         cmocka_unit_test(test_a_late_tick_tells_only_the_current_state),
