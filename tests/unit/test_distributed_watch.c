@@ -18,9 +18,11 @@
 
 #include <cmocka.h>
 
+#include <h2o.h>
+
 #include "core/clock.h"
-#include "distributed/distributed.h"
-#include "distributed/redis_address.h"
+#include "distributed/engine_distributed.h"
+#include "distributed/redis/redis_address.h"
 #include "services.h"
 
 #define WAIT_LIMIT_MS 20000
@@ -108,26 +110,21 @@ static void run_until_shown(fixture_t *fixture, const watcher_t *watcher, const 
     }
 }
 
-static const engine_ops_t *ops(const instance_t *instance)
-{
-    return instance->engine->ops;
-}
-
 static void open_instance(fixture_t *fixture, instance_t *instance)
 {
     char err[512] = "";
-    instance->engine = distributed_engine_open(services.redis_url, fixture->postgres_url, err, sizeof(err));
+    instance->engine = engine_distributed_open(services.redis_url, fixture->postgres_url, err, sizeof(err));
     if (instance->engine == NULL)
         fail_msg("open: %s", err);
     instance->loop = h2o_evloop_create();
-    instance->handle = ops(instance)->attach(instance->engine, instance->loop);
+    instance->handle = engine_attach(instance->engine, instance->loop);
     assert_non_null(instance->handle);
 }
 
 static void close_instance(instance_t *instance)
 {
-    ops(instance)->detach(instance->handle);
-    ops(instance)->close(instance->engine);
+    engine_detach(instance->handle);
+    engine_close(instance->engine);
     h2o_evloop_run(instance->loop, 0);
     h2o_evloop_destroy(instance->loop);
 }
@@ -184,7 +181,7 @@ static void create_sale(fixture_t *fixture, int instance, const char *sku, int64
     snprintf(fields.product_name, sizeof(fields.product_name), "Product %s", sku);
     answer_t answer = {0};
     instance_t *through = &fixture->instances[instance];
-    ops(through)->create_sale(through->handle, &fields, on_answer, &answer);
+    engine_create_sale(through->handle, &fields, on_answer, &answer);
     run_until(fixture, &answer.done);
     assert_int_equal(answer.status, ENGINE_OK);
 }
@@ -193,7 +190,7 @@ static void purchase(fixture_t *fixture, int instance, const char *sku, const ch
 {
     answer_t answer = {0};
     instance_t *through = &fixture->instances[instance];
-    ops(through)->purchase(through->handle, sku, user, on_answer, &answer);
+    engine_purchase(through->handle, sku, user, on_answer, &answer);
     run_until(fixture, &answer.done);
     assert_int_equal(answer.outcome, SALE_OUTCOME_SUCCESS);
 }
@@ -201,7 +198,7 @@ static void purchase(fixture_t *fixture, int instance, const char *sku, const ch
 static void watch(fixture_t *fixture, int instance, watcher_t *watcher)
 {
     instance_t *on = &fixture->instances[instance];
-    ops(on)->watch(on->handle, on_watch, watcher);
+    engine_watch(on->handle, on_watch, watcher);
 }
 
 static void test_watcher_is_shown_the_sales(void **state)
@@ -231,13 +228,13 @@ static void test_changes_through_one_instance_reach_the_other(void **state)
     sale_fields_t fields = {.has_initial_stock = true, .initial_stock = 7};
     answer_t updated = {0};
     instance_t *first = &fixture->instances[0];
-    ops(first)->update_sale(first->handle, "B", &fields, on_answer, &updated);
+    engine_update_sale(first->handle, "B", &fields, on_answer, &updated);
     run_until(fixture, &updated.done);
     assert_int_equal(updated.status, ENGINE_OK);
     run_until_shown(fixture, &watcher, "B", 7);
 
     answer_t deleted = {0};
-    ops(first)->delete_sale(first->handle, "A", on_answer, &deleted);
+    engine_delete_sale(first->handle, "A", on_answer, &deleted);
     run_until(fixture, &deleted.done);
     assert_int_equal(deleted.status, ENGINE_OK);
     run_until_shown(fixture, &watcher, "A", -1);
@@ -257,7 +254,7 @@ static void test_a_storm_is_seen_to_its_last_stock(void **state)
     for (int i = 0; i < STORM; ++i) {
         char user[32];
         snprintf(user, sizeof(user), "buyer-%d", i);
-        ops(first)->purchase(first->handle, "A", user, on_answer, &answers[i]);
+        engine_purchase(first->handle, "A", user, on_answer, &answers[i]);
         if (i % 20 == 19)
             run_both(fixture);
     }
@@ -300,7 +297,7 @@ static void test_unwatched_loop_hears_nothing(void **state)
     watch(fixture, 1, &watcher);
     run_until_shown(fixture, &watcher, "A", -1);
     instance_t *second = &fixture->instances[1];
-    ops(second)->watch(second->handle, NULL, NULL);
+    engine_watch(second->handle, NULL, NULL);
     size_t calls = watcher.calls;
     watch(fixture, 0, &other);
     create_sale(fixture, 0, "A", 5, clock_now_ms() - 1000);
