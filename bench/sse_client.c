@@ -12,8 +12,8 @@
  *
  *   sse-client slow PORT PATH RCVBUF PAUSE_MS
  *     One stream with a kernel receive buffer of RCVBUF bytes (set before connecting) that reads
- *     nothing for PAUSE_MS (0: never), then prints every line of the body as it comes, and "EOF"
- *     when the server closes. Prints "CONNECTED" once the request is sent.
+ *     nothing for PAUSE_MS (0: never; -1: until SIGUSR1), then prints every line of the body as it
+ *     comes, and "EOF" when the server closes. Prints "CONNECTED" once the request is sent.
  *
  * Plain HTTP/1.1 parsing of exactly what the server sends (a chunked body); not a general client.
  */
@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -437,8 +438,18 @@ static int subscribe(int port, const char *path, size_t count, int seconds, cons
 
 /* ---- slow: the test's subscriber that does not read ---- */
 
+static void on_usr1(int signal_number)
+{
+    (void)signal_number;
+}
+
 static int slow(int port, const char *path, int rcvbuf, int pause_ms)
 {
+    sigset_t usr1, previous;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, &previous);
+    signal(SIGUSR1, on_usr1);
     int fd = connect_blocking(port, rcvbuf);
     request(fd, path);
     printf("CONNECTED\n");
@@ -446,7 +457,10 @@ static int slow(int port, const char *path, int rcvbuf, int pause_ms)
     if (pause_ms == 0)
         for (;;)
             pause();
-    usleep((useconds_t)pause_ms * 1000);
+    if (pause_ms < 0)
+        sigsuspend(&previous); /* returns once SIGUSR1 was handled */
+    else
+        usleep((useconds_t)pause_ms * 1000);
     echo_lines = true;
     stream_t *stream = calloc(1, sizeof(*stream));
     static char buffer[65536];

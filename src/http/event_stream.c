@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "core/clock.h"
-#include "core/strbuf.h"
+#include "http/http_server.h"
 
 /* A buffer that grew past this (a burst) is given back once written, so idle streams stay small. */
 #define KEEP_CAPACITY 4096
@@ -279,9 +279,11 @@ static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *val
     h2o_add_header(&req->pool, &req->res.headers, token, NULL, value, strlen(value));
 }
 
-event_stream_t *event_stream_open(event_stream_loop_t *owner, h2o_req_t *req, uint64_t last_event_id,
+event_stream_t *event_stream_open(const http_request_t *request, uint64_t last_event_id,
                                   const event_stream_handler_t *handler, void *data)
 {
+    event_stream_loop_t *owner = request->loop->streams;
+    h2o_req_t *req = request->req;
     event_stream_t *stream = h2o_mem_alloc_shared(&req->pool, sizeof(*stream), on_dispose);
     *stream = (event_stream_t){
         .generator = {.proceed = on_proceed, .stop = on_stop},
@@ -314,6 +316,8 @@ event_stream_t *event_stream_open(event_stream_loop_t *owner, h2o_req_t *req, ui
         h2o_timeout_link(owner->loop, &owner->heartbeat_timeout, &owner->heartbeat);
     bump(&owner->stats->open, 1);
     bump(&owner->stats->opened, 1);
+    http_metrics_count(request->loop->metrics, request->path, 200,
+                       clock_monotonic_ns() - request->started_ns);
     return stream;
 }
 
@@ -356,6 +360,41 @@ bool event_stream_send(event_stream_t *stream, const char *data, size_t len)
     if (!stream->writing)
         mark_dirty(stream);
     return true;
+}
+
+static uint64_t load(const _Atomic uint64_t *counter)
+{
+    return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+void event_stream_render_metrics(strbuf_t *out, const event_stream_stats_t *loops, size_t count)
+{
+    uint64_t open = 0, opened = 0, events = 0, lagged = 0, disconnected = 0;
+    for (size_t i = 0; i < count; ++i) {
+        open += load(&loops[i].open);
+        opened += load(&loops[i].opened);
+        events += load(&loops[i].events);
+        lagged += load(&loops[i].lagged);
+        disconnected += load(&loops[i].disconnected);
+    }
+    strbuf_appendf(
+        out,
+        "# HELP flashsale_event_streams Event streams open now.\n"
+        "# TYPE flashsale_event_streams gauge\nflashsale_event_streams %" PRIu64 "\n"
+        "# HELP flashsale_event_streams_opened_total Event streams opened since the start.\n"
+        "# TYPE flashsale_event_streams_opened_total counter\n"
+        "flashsale_event_streams_opened_total %" PRIu64 "\n"
+        "# HELP flashsale_events_total Events queued on streams.\n"
+        "# TYPE flashsale_events_total counter\nflashsale_events_total %" PRIu64 "\n"
+        "# HELP flashsale_event_streams_lagged_total Times a stream fell behind and dropped to the "
+        "latest state.\n"
+        "# TYPE flashsale_event_streams_lagged_total counter\n"
+        "flashsale_event_streams_lagged_total %" PRIu64 "\n"
+        "# HELP flashsale_event_streams_disconnected_total Streams cut off because their reader "
+        "stalled.\n"
+        "# TYPE flashsale_event_streams_disconnected_total counter\n"
+        "flashsale_event_streams_disconnected_total %" PRIu64 "\n",
+        open, opened, events, lagged, disconnected);
 }
 
 uint64_t event_stream_loop_busy_ns(const event_stream_loop_t *owner)

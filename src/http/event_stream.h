@@ -17,10 +17,11 @@
  * such as a new stream's first state) plus queue_max queued bytes plus the kernel's buffer, and a
  * slow reader never blocks the loop nor the other streams.
  *
- * A stream belongs to the loop thread of its request. Each loop has one event_stream_loop_t,
- * created on that thread, which holds its streams, writes what they queued once per loop turn (so
- * that the events of one turn leave in one write), sends the heartbeats and disconnects stalled
- * streams. A client that goes away is noticed at the next write to it, a heartbeat at the latest.
+ * A stream belongs to the loop thread of its request. Each loop has one event_stream_loop_t
+ * (http_loop_t.streams, made by http_server on that thread), which holds its streams, writes what
+ * they queued once per loop turn (so that the events of one turn leave in one write), sends the
+ * heartbeats and disconnects stalled streams; a graceful stop ends them all first. A client that
+ * goes away is noticed at the next write to it, a heartbeat at the latest.
  */
 #ifndef FLASHSALE_EVENT_STREAM_H
 #define FLASHSALE_EVENT_STREAM_H
@@ -30,6 +31,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/strbuf.h"
+#include "http/http_request.h"
 
 #define EVENT_STREAM_SNDBUF       16384 /* the kernel doubles it */
 #define EVENT_STREAM_HEARTBEAT_MS 15000
@@ -73,12 +77,16 @@ void event_stream_loop_destroy(event_stream_loop_t *owner);
 uint64_t event_stream_loop_busy_ns(const event_stream_loop_t *owner);
 
 /*
- * Answers req with 200, Content-Type: text/event-stream, Cache-Control: no-cache and
- * X-Accel-Buffering: no, and the retry line. The stream lives in req's pool until on_close;
- * handler and data outlive it.
+ * Answers the request with 200, Content-Type: text/event-stream, Cache-Control: no-cache and
+ * X-Accel-Buffering: no, and the retry line, on its loop's streams; it is counted in the request
+ * metrics then, as a reply. The stream lives in the request's pool until on_close; handler and data
+ * outlive it.
  */
-event_stream_t *event_stream_open(event_stream_loop_t *owner, h2o_req_t *req, uint64_t last_event_id,
+event_stream_t *event_stream_open(const http_request_t *request, uint64_t last_event_id,
                                   const event_stream_handler_t *handler, void *data);
+
+/* Appends the counters of loops[0..count) as Prometheus text. */
+void event_stream_render_metrics(strbuf_t *out, const event_stream_stats_t *loops, size_t count);
 
 /*
  * Queues one event; data is one line (no '\n' or '\r'). False when the stream lags (or ran out of
