@@ -17,6 +17,7 @@ static const http_route_t routes[] = {
     {"POST", "/api/v1/purchases", api_post_purchase, "purchases", 0, 0},
     {"GET", "/api/v1/purchases", api_get_purchase, "purchases", 0, 0},
     {"GET", "/api/v1/sales", api_get_sales, "sales", 0, 0},
+    {"GET", "/api/v1/sales/events", api_get_events, "sales_events", 0, 0},
     {"GET", "/api/v1/products", api_list_products, "products", HTTP_ROUTE_ADMIN, 0},
     {"POST", "/api/v1/products", api_create_product, "products", HTTP_ROUTE_ADMIN, 0},
     {"GET", "/api/v1/products/{sku}", api_get_product, "product", HTTP_ROUTE_ADMIN, 0},
@@ -64,12 +65,16 @@ static bool authorize_admin(const http_request_t *request, void *data)
     return false;
 }
 
-api_t *api_create(engine_t *engine, const char *admin_key, size_t loop_count, char *err, size_t err_size)
+api_t *api_create(engine_t *engine, const char *admin_key, size_t loop_count, size_t max_subscribers,
+                  char *err, size_t err_size)
 {
     api_t *api = calloc(1, sizeof(*api));
 
-    if (api == NULL || (api->counters = calloc(loop_count, sizeof(*api->counters))) == NULL) {
+    if (api == NULL || (api->counters = calloc(loop_count, sizeof(*api->counters))) == NULL ||
+        (api->events = api_events_create(max_subscribers, loop_count)) == NULL) {
         snprintf(err, err_size, "out of memory");
+        if (api != NULL)
+            free(api->counters);
         free(api);
         return NULL;
     }
@@ -92,6 +97,7 @@ void api_destroy(api_t *api)
     if (api->router != NULL)
         http_router_destroy(api->router);
     static_files_close(api->pages);
+    api_events_destroy(api->events);
     free(api->counters);
     free(api);
 }
@@ -115,6 +121,12 @@ int api_loop_start(api_t *api, http_loop_t *loop, char *err, size_t err_size)
         free(state);
         return -1;
     }
+    if ((state->events = api_events_loop_start(api->events, loop, state->engine)) == NULL) {
+        snprintf(err, err_size, "out of memory");
+        engine_detach(state->engine);
+        free(state);
+        return -1;
+    }
     loop->data = state;
     return 0;
 }
@@ -126,6 +138,7 @@ void api_loop_stop(api_t *api, http_loop_t *loop)
     (void)api;
     if (state == NULL)
         return;
+    api_events_loop_stop(state->events);
     engine_detach(state->engine);
     free(state);
     loop->data = NULL;

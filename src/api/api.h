@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/events.h"
 #include "core/engine.h"
 #include "http/http_router.h"
 #include "http/http_server.h"
@@ -43,6 +44,7 @@ typedef struct {
      */
     const char *auth_mode;
     bool registration;
+    api_events_t *events;
 } api_t;
 
 /* What a loop keeps for the API: http_loop_t.data. */
@@ -50,13 +52,16 @@ typedef struct {
     api_t *api;
     engine_loop_t *engine;
     api_counters_t *counters;
+    api_events_loop_t *events;
 } api_loop_t;
 
 /*
  * The API on engine (not owned) for a server of loop_count loops; admin_key is hashed, not kept.
- * NULL with one line in err when out of memory.
+ * At most max_subscribers event streams are open at once (events.h). NULL with one line in err
+ * when out of memory.
  */
-api_t *api_create(engine_t *engine, const char *admin_key, size_t loop_count, char *err, size_t err_size);
+api_t *api_create(engine_t *engine, const char *admin_key, size_t loop_count, size_t max_subscribers,
+                  char *err, size_t err_size);
 void api_destroy(api_t *api);
 
 /* The route table, for http_server_options_t.router. */
@@ -73,7 +78,7 @@ int api_pages_open(api_t *api, const char *web_root, char *err, size_t err_size)
 
 /* On the loop's thread: attaches it to the engine (loop->data is then its api_loop_t). */
 int api_loop_start(api_t *api, http_loop_t *loop, char *err, size_t err_size);
-/* On the loop's thread, after it drained: detaches it. */
+/* On the loop's thread, after it drained (its event streams ended): detaches it. */
 void api_loop_stop(api_t *api, http_loop_t *loop);
 
 /* The engine handle of a started loop. */

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/events.h"
+#include "http/event_stream.h"
+
 const char config_usage[] =
     "usage: flashsale serve [options]     run the HTTP server\n"
     "       flashsale worker [options]    move orders from Redis streams into PostgreSQL\n"
@@ -25,6 +28,10 @@ const char config_usage[] =
     "  --log-level LEVEL   error, warn, info or debug (LOG_LEVEL, default info)\n"
     "  --web-root DIR      serve the pages from DIR instead of the copy built in, for working on\n"
     "                      them (WEB_ROOT)\n"
+    "  --max-subscribers N live event streams per server; beyond, 503 (MAX_SUBSCRIBERS, default 20000)\n"
+    "  --events-heartbeat D  a ': ping' on every event stream this often (EVENTS_HEARTBEAT, default 15s)\n"
+    "  --events-stall D    an event stream whose reader took nothing this long is cut off\n"
+    "                      (EVENTS_STALL, default 10s); D is 500ms, 10s, 2m or bare seconds\n"
     "  --help              this text\n"
     "\n"
     "worker options: --redis URL --postgres URL --log-level LEVEL (REDIS_URL, DATABASE_URL, LOG_LEVEL)\n";
@@ -41,6 +48,9 @@ enum {
     OPT_WITH_WORKER,
     OPT_LOG_LEVEL,
     OPT_WEB_ROOT,
+    OPT_MAX_SUBSCRIBERS,
+    OPT_EVENTS_HEARTBEAT,
+    OPT_EVENTS_STALL,
     OPT_HELP
 };
 
@@ -56,6 +66,9 @@ static const struct option serve_options[] = {
     {"with-worker", no_argument, NULL, OPT_WITH_WORKER},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"web-root", required_argument, NULL, OPT_WEB_ROOT},
+    {"max-subscribers", required_argument, NULL, OPT_MAX_SUBSCRIBERS},
+    {"events-heartbeat", required_argument, NULL, OPT_EVENTS_HEARTBEAT},
+    {"events-stall", required_argument, NULL, OPT_EVENTS_STALL},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -81,6 +94,27 @@ static int parse_int(const char *text, int min, int max, int *out)
     return 0;
 }
 
+/* A duration: digits with "ms", "s" or "m", or bare digits meaning seconds, in [min_ms, max_ms]. */
+static int parse_duration_ms(const char *text, unsigned min_ms, unsigned max_ms, unsigned *out)
+{
+    char *end;
+    unsigned long long value, scale = 1000;
+
+    if (text == NULL || text[0] < '0' || text[0] > '9')
+        return -1;
+    value = strtoull(text, &end, 10);
+    if (strcmp(end, "ms") == 0)
+        scale = 1;
+    else if (strcmp(end, "m") == 0)
+        scale = 60000;
+    else if (strcmp(end, "s") != 0 && *end != '\0')
+        return -1;
+    if (value > max_ms || value * scale < min_ms || value * scale > max_ms)
+        return -1;
+    *out = (unsigned)(value * scale);
+    return 0;
+}
+
 static void set_defaults(config_t *config)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -95,13 +129,17 @@ static void set_defaults(config_t *config)
         .port = 8080,
         .threads = cpus > 0 ? (int)cpus : 1,
         .log_level = LOG_INFO,
+        .max_subscribers = API_EVENTS_MAX_SUBSCRIBERS,
+        .events_heartbeat_ms = EVENT_STREAM_HEARTBEAT_MS,
+        .events_stall_ms = EVENT_STREAM_STALL_MS,
     };
 }
 
 static config_result_t parse(config_t *config, int argc, char **argv, bool serve, char *err, size_t err_size)
 {
     const char *port = env_or("PORT", NULL), *threads = env_or("THREADS", NULL),
-               *log_level = env_or("LOG_LEVEL", NULL);
+               *log_level = env_or("LOG_LEVEL", NULL), *max_subscribers = env_or("MAX_SUBSCRIBERS", NULL),
+               *heartbeat = env_or("EVENTS_HEARTBEAT", NULL), *stall = env_or("EVENTS_STALL", NULL);
     int option;
 
     set_defaults(config);
@@ -150,6 +188,15 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
         case OPT_WEB_ROOT:
             config->web_root = optarg;
             break;
+        case OPT_MAX_SUBSCRIBERS:
+            max_subscribers = optarg;
+            break;
+        case OPT_EVENTS_HEARTBEAT:
+            heartbeat = optarg;
+            break;
+        case OPT_EVENTS_STALL:
+            stall = optarg;
+            break;
         default:
             snprintf(err, err_size, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
             return CONFIG_ERROR;
@@ -165,6 +212,22 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
     }
     if (threads != NULL && parse_int(threads, 1, 256, &config->threads) != 0) {
         snprintf(err, err_size, "threads must be a number from 1 to 256, got '%s'", threads);
+        return CONFIG_ERROR;
+    }
+    if (max_subscribers != NULL && parse_int(max_subscribers, 1, 1000000, &config->max_subscribers) != 0) {
+        snprintf(err, err_size, "max-subscribers must be a number from 1 to 1000000, got '%s'",
+                 max_subscribers);
+        return CONFIG_ERROR;
+    }
+    if (heartbeat != NULL && parse_duration_ms(heartbeat, 100, 3600000, &config->events_heartbeat_ms) != 0) {
+        snprintf(err, err_size,
+                 "events-heartbeat must be a duration from 100ms to 60m (500ms, 15s, 2m), got '%s'",
+                 heartbeat);
+        return CONFIG_ERROR;
+    }
+    if (stall != NULL && parse_duration_ms(stall, 100, 3600000, &config->events_stall_ms) != 0) {
+        snprintf(err, err_size,
+                 "events-stall must be a duration from 100ms to 60m (500ms, 10s, 2m), got '%s'", stall);
         return CONFIG_ERROR;
     }
     if (log_level != NULL && log_parse_level(log_level, &config->log_level) != 0) {

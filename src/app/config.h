@@ -25,6 +25,10 @@ typedef struct {
     bool with_worker;      /* run the persister inside the server */
     log_level_t log_level; /* default info */
     const char *web_root;  /* serve the pages from this directory instead of the copy built in */
+    /* The live events (docs/api.md): streams per server, and their heartbeat and stall cut-off. */
+    int max_subscribers;          /* default 20000 */
+    unsigned events_heartbeat_ms; /* default 15 s */
+    unsigned events_stall_ms;     /* default 10 s */
 } config_t;
 
 typedef enum {

@@ -129,7 +129,8 @@ static int run_server(const config_t *config, engine_t *engine, char *err, size_
     serving_t serving = {.demo = config->demo};
     int result;
 
-    if ((serving.api = api_create(engine, config->admin_key, (size_t)config->threads, err, err_size)) == NULL)
+    if ((serving.api = api_create(engine, config->admin_key, (size_t)config->threads,
+                                  (size_t)config->max_subscribers, err, err_size)) == NULL)
         return -1;
     if (config->web_root != NULL && api_pages_open(serving.api, config->web_root, err, err_size) != 0) {
         api_destroy(serving.api);
@@ -141,6 +142,13 @@ static int run_server(const config_t *config, engine_t *engine, char *err, size_
             .port = config->port,
             .threads = config->threads,
             .router = api_router(serving.api),
+            .streams =
+                {
+                    .retry_ms = EVENT_STREAM_RETRY_MS,
+                    .heartbeat_ms = config->events_heartbeat_ms,
+                    .stall_ms = config->events_stall_ms,
+                    .queue_max = EVENT_STREAM_QUEUE_MAX,
+                },
             .loop_start = start_loop,
             .loop_stop = stop_loop,
             .data = &serving,

@@ -19,6 +19,9 @@
  *
  * Once a sale has sold out, each loop answers its purchases from a copy of its buyers
  * (sold_out_cache), checked against the status snapshot, without a Redis round trip.
+ *
+ * Changes of the sales reach each loop's watcher through one subscription per instance
+ * (sale_changes, distributed_watch.c).
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -379,12 +382,14 @@ static engine_loop_t *distributed_attach(engine_t *handle, h2o_loop_t *h2o_loop)
         free(loop);
         return NULL;
     }
+    distributed_watch_attach(loop);
     return &loop->super;
 }
 
 static void distributed_detach(engine_loop_t *handle)
 {
     distributed_loop_t *loop = (distributed_loop_t *)handle;
+    distributed_watch_detach(loop);
     /* Batches not yet sent are sent, to be answered "no answer" by the client's destruction. */
     flush_batches(loop);
     /* Callbacks run with "no answer" here never touch the other store, so the order is free. */
@@ -401,6 +406,7 @@ static void distributed_detach(engine_loop_t *handle)
 static void distributed_close(engine_t *handle)
 {
     distributed_engine_t *engine = (distributed_engine_t *)handle;
+    sale_changes_stop(engine->changes);
     worker_lag_sampler_stop(engine->lag_sampler);
     persisted_counts_stop(engine->persisted);
     reconciler_stop(engine->reconciler);
@@ -422,6 +428,7 @@ static const engine_ops_t distributed_ops = {
     .list_purchases = distributed_list_purchases,
     .health = distributed_health,
     .metrics = distributed_metrics,
+    .watch = distributed_watch,
 };
 
 /* An acknowledged purchase is on disk only if Redis fsyncs its append-only file before replying. */
@@ -476,8 +483,11 @@ engine_t *engine_distributed_open(const char *redis_url, const char *postgres_ur
     if (engine == NULL || (engine->postgres_url = strdup(postgres_url)) == NULL ||
         (engine->reconciler = reconciler_start(&address, postgres_url)) == NULL ||
         (engine->lag_sampler = worker_lag_sampler_start(&address)) == NULL ||
-        (engine->persisted = persisted_counts_start(postgres_url)) == NULL) {
+        (engine->persisted = persisted_counts_start(postgres_url)) == NULL ||
+        (engine->changes = sale_changes_start(&address, &engine->generation)) == NULL) {
         snprintf(err, err_size, "out of memory or threads");
+        if (engine != NULL && engine->persisted != NULL)
+            persisted_counts_stop(engine->persisted);
         if (engine != NULL && engine->lag_sampler != NULL)
             worker_lag_sampler_stop(engine->lag_sampler);
         if (engine != NULL && engine->reconciler != NULL)

@@ -70,6 +70,13 @@ static PGresult *query(PGconn *pg, char *err, size_t err_size, const char *sql, 
  * Adds PostgreSQL's buyers of a sale to the staging hash, pipelined in batches. A buyer already
  * staged from the stream is the same order (one per user, same purchase number), so HSET dedupes.
  */
+/* Tells every instance's subscription that the sale changed (sale_changes.h); best effort. */
+static void publish_change(redisContext *redis, const char *sku, char *err, size_t err_size)
+{
+    const char *publish[] = {"PUBLISH", OUTBOX_CHANGES_CHANNEL, sku};
+    freeReplyObject(command(redis, err, err_size, 3, publish));
+}
+
 static int stage_buyers(redisContext *redis, const char *staging, PGresult *buyers, char *err,
                         size_t err_size)
 {
@@ -114,6 +121,15 @@ static int stage_buyers(redisContext *redis, const char *staging, PGresult *buye
 static const char sales_sql[] =
     "SELECT sale_id, product_name, initial_stock, start_ms, end_ms, created_ms, sku "
     "FROM sales ORDER BY sale_id";
+
+/* After the hash exists, as outbox.h's rule for the set requires. */
+static int add_sku(redisContext *redis, const char *sku, char *err, size_t err_size)
+{
+    const char *sadd[] = {"SADD", OUTBOX_SALES_SET, sku};
+    redisReply *added = command(redis, err, err_size, 3, sadd);
+    freeReplyObject(added);
+    return added != NULL ? 0 : -1;
+}
 
 static int rebuild_sale(redisContext *redis, PGconn *pg, PGresult *sales, int row, char *err, size_t err_size)
 {
@@ -171,15 +187,16 @@ static int rebuild_sale(redisContext *redis, PGconn *pg, PGresult *sales, int ro
         PQclear(buyers);
         if (rebuilt == NULL)
             return -1;
-        if (rebuilt->integer == 1)
+        bool changed = rebuilt->integer == 1;
+        if (changed)
             log_info("reconcile", "rebuilt sale %s (%s) with %d persisted orders", sku, sale_id, rows);
         freeReplyObject(rebuilt);
+        int result = add_sku(redis, sku, err, err_size);
+        if (result == 0 && changed)
+            publish_change(redis, sku, err, err_size);
+        return result;
     }
-    /* After the hash exists, as outbox.h's rule for the set requires. */
-    const char *sadd[] = {"SADD", OUTBOX_SALES_SET, sku};
-    redisReply *added = command(redis, err, err_size, 3, sadd);
-    freeReplyObject(added);
-    return added != NULL ? 0 : -1;
+    return add_sku(redis, sku, err, err_size);
 }
 
 static bool sku_in(PGresult *sales, const char *sku)
@@ -216,6 +233,7 @@ static int prune_sku(redisContext *redis, PGconn *pg, const char *sku, char *err
             const char *argv[] = {keys.sale, keys.buyers, keys.orders, current->str};
             freeReplyObject(script(redis, err, err_size, &redis_sale_delete_script, 3, 4, argv));
             log_info("reconcile", "removed sale %s (%s), deleted in PostgreSQL", sku, current->str);
+            publish_change(redis, sku, err, err_size);
         }
     }
     freeReplyObject(current);

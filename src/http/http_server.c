@@ -27,7 +27,8 @@ struct http_server {
     http_server_options_t options;
     h2o_globalconf_t config;
     http_loop_t *loops;
-    http_metrics_t *metrics; /* one per loop */
+    http_metrics_t *metrics;            /* one per loop */
+    event_stream_stats_t *stream_stats; /* one per loop */
     atomic_bool stopping;
     /* the start gate: guarded by start_lock */
     pthread_mutex_t start_lock;
@@ -127,6 +128,10 @@ static void drain(http_loop_t *loop)
     h2o_socket_read_stop(loop->listener);
     h2o_socket_close(loop->listener);
     loop->listener = NULL;
+    /* an event stream is never done by itself: it ends here, its last bytes go out below */
+    if (loop->streams != NULL)
+        event_stream_loop_destroy(loop->streams);
+    loop->streams = NULL;
     while (loop->in_flight > 0 && clock_monotonic_ms() < deadline)
         h2o_evloop_run(loop->context.loop, LOOP_TICK_MS);
     /* replies just sent sit in h2o's write queue until the loop runs again */
@@ -155,6 +160,11 @@ static int init_thread(http_loop_t *loop)
     loop->listener = h2o_evloop_socket_create(loop->context.loop, loop->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     loop->listener->data = loop;
     loop->listen_fd = -1;
+    if ((loop->streams = event_stream_loop_create(loop->context.loop, &server->options.streams,
+                                                  loop->stream_stats)) == NULL) {
+        snprintf(loop->error, sizeof(loop->error), "out of memory");
+        return -1;
+    }
     return server->options.loop_start(loop, server->options.data, loop->error, sizeof(loop->error));
 }
 
@@ -263,7 +273,8 @@ int http_server_run(const http_server_options_t *options, char *err, size_t err_
     init_config(&server);
     server.loops = calloc(count, sizeof(*server.loops));
     server.metrics = calloc(count, sizeof(*server.metrics));
-    if (server.loops == NULL || server.metrics == NULL) {
+    server.stream_stats = calloc(count, sizeof(*server.stream_stats));
+    if (server.loops == NULL || server.metrics == NULL || server.stream_stats == NULL) {
         snprintf(err, err_size, "out of memory");
         goto Exit;
     }
@@ -272,6 +283,7 @@ int http_server_run(const http_server_options_t *options, char *err, size_t err_
         loop->server = &server;
         loop->index = i;
         loop->metrics = &server.metrics[i];
+        loop->stream_stats = &server.stream_stats[i];
         loop->listen_fd = -1;
         strbuf_init(&loop->body);
     }
@@ -315,6 +327,7 @@ Exit:
     }
     free(server.loops);
     free(server.metrics);
+    free(server.stream_stats);
     h2o_config_dispose(&server.config);
     return result;
 }
@@ -324,4 +337,5 @@ void http_server_render_metrics(const http_server_t *server, strbuf_t *out)
     size_t path_count;
     const char *const *names = http_router_path_names(server->options.router, &path_count);
     http_metrics_render(out, server->metrics, (size_t)server->options.threads, names);
+    event_stream_render_metrics(out, server->stream_stats, (size_t)server->options.threads);
 }

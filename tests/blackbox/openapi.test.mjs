@@ -53,7 +53,6 @@ const skip = !existsSync(DOC_FILE) && 'web/openapi.json is not there yet';
 // Documented routes whose server side is on another branch: while the server lacks one, it is left
 // out of both comparisons (and said in the test's output), never silently once it is there.
 const WAITING = {
-  'GET /api/v1/sales/events': 'branch events',
   'POST /api/v1/auth/register': 'branch identity',
   'POST /api/v1/auth/login': 'branch identity',
 };
@@ -152,13 +151,14 @@ async function call(method, route, urlPath, { body, userId, admin, headers = {} 
   return res;
 }
 
-// The first bytes of a streamed answer (an event stream never ends on its own).
-function callStream(method, route, urlPath) {
+// The first bytes of a streamed answer (an event stream never ends on its own); with keep, the
+// stream stays open and its request is returned to be destroyed later.
+function callStream(method, route, urlPath, { base = server.url, keep = false } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${server.url}${urlPath}`, { method, agent: false }, (res) => {
+    const req = http.request(`${base}${urlPath}`, { method, agent: false }, (res) => {
       res.once('data', (chunk) => {
-        const out = { status: res.statusCode, headers: res.headers, text: '' };
-        req.destroy();
+        const out = { status: res.statusCode, headers: res.headers, text: '', req };
+        if (!keep) req.destroy();
         try {
           check(method, route, { ...out, text: res.statusCode === 200 ? '' : chunk.toString() });
           resolve({ ...out, first: chunk.toString() });
@@ -295,6 +295,17 @@ test('every documented answer the server can give fits the document', { skip }, 
   if (served.has('GET /api/v1/sales/events')) {
     const events = await callStream('GET', '/api/v1/sales/events', `/api/v1/sales/events?sku=${live.sku}`);
     assert.match(events.first, /^(retry|id|data|:)/m);
+    await callStream('GET', '/api/v1/sales/events', '/api/v1/sales/events?sku=bad%20sku!');
+    // beyond --max-subscribers
+    const small = await startServer({ args: ['--max-subscribers', '1'] });
+    try {
+      const held = await callStream('GET', '/api/v1/sales/events', '/api/v1/sales/events', { base: small.url, keep: true });
+      const refused = await callStream('GET', '/api/v1/sales/events', '/api/v1/sales/events', { base: small.url });
+      assert.equal(refused.status, 503);
+      held.req.destroy();
+    } finally {
+      await small.stop();
+    }
   }
   // the pages, the document itself and the files, fresh and revalidated
   const pages = [['/', '/'], ['/admin', '/admin'], ['/docs', '/docs'], ['/api/openapi.json', '/api/openapi.json']];

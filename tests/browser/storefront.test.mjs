@@ -12,21 +12,16 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, uniqueSku, uniqueUser, isoIn, httpRequest } from '../blackbox/lib/harness.mjs';
+import { startServer, uniqueSku, uniqueUser } from '../blackbox/lib/harness.mjs';
 import { launchBrowser, openPage, assertClean, screenshot, VIEWPORTS, UI_TIMEOUT_MS } from './lib/browser.mjs';
 
 
 let server;
 let browser;
-// The live stream (GET /api/v1/sales/events, branch events): without it the pages poll, which the
-// tests of live behaviour must not mistake for it.
-let eventsSkip = false;
 
 before(async () => {
   server = await startServer();
   browser = await launchBrowser();
-  const probe = await httpRequest(`${server.url}/api/v1/sales/events?sku=PROBE`, { timeoutMs: 2000 }).catch((err) => ({ status: err.message.includes('no answer') ? 200 : 0 }));
-  eventsSkip = probe.status === 404 && 'GET /api/v1/sales/events is not there yet (branch events)';
 });
 after(async () => {
   await browser?.close();
@@ -36,8 +31,6 @@ after(async () => {
 /** The buyer page of one sale, once it shows the sale; name fills the buyer's name field. */
 async function buyerPage(sku, { viewport = VIEWPORTS.desktop, name } = {}) {
   const { context, page } = await openPage(browser, { viewport });
-  // without the stream the page's request for it fails (404) before it falls back to polling
-  page.allowFailedLoads = Boolean(eventsSkip);
   await page.goto(`${server.url}/?sku=${encodeURIComponent(sku)}`);
   await page.locator('#sale:not([data-state="LOADING"])').waitFor();
   // the footer is written once the page has set up the buyer's name field and the Buy button
@@ -138,8 +131,7 @@ test('a purchase succeeds and a second one says already purchased', async () => 
   }
 });
 
-test('a second browser sees the stock drop, and "sold out" when another buyer takes the last unit', async (t) => {
-  if (eventsSkip) return t.skip(eventsSkip);
+test('a second browser sees the stock drop, and "sold out" when another buyer takes the last unit', async () => {
   const sale = await server.createSale({ productName: 'Two left', initialStock: 2 });
   const buyer = await buyerPage(sale.sku, { name: uniqueUser('a') });
   const watcher = await buyerPage(sale.sku);
@@ -170,7 +162,6 @@ test('a second browser sees the stock drop, and "sold out" when another buyer ta
 /** The operator page, unlocked with the admin key. */
 async function adminPage({ viewport = VIEWPORTS.desktop, downloads = false } = {}) {
   const { context, page } = await openPage(browser, { viewport, acceptDownloads: downloads });
-  page.allowFailedLoads = Boolean(eventsSkip);
   await page.goto(`${server.url}/admin`);
   await page.getByLabel('Admin key').fill(server.adminKey);
   await page.getByRole('button', { name: 'Unlock' }).click();
@@ -178,8 +169,7 @@ async function adminPage({ viewport = VIEWPORTS.desktop, downloads = false } = {
   return { context, page };
 }
 
-test('a sale created in the admin page appears live on the buyer page', async (t) => {
-  if (eventsSkip) return t.skip(eventsSkip);
+test('a sale created in the admin page appears live on the buyer page', async () => {
   const sku = uniqueSku('NEW');
   // the buyer waits on a sale that does not exist yet
   const buyer = await buyerPage(sku);
@@ -235,8 +225,7 @@ test('the CSV download of the admin page holds every order', async () => {
   }
 });
 
-test('the stream reconnects after the server restarts', async (t) => {
-  if (eventsSkip) return t.skip(eventsSkip);
+test('the stream reconnects after the server restarts', async () => {
   const sale = await server.createSale({ productName: 'Survives a restart', initialStock: 10 });
   const { context, page } = await buyerPage(sale.sku);
   page.allowFailedLoads = true; // requests while the server is down fail, by design

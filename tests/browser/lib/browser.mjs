@@ -50,6 +50,9 @@ export async function openPage(browser, { viewport = VIEWPORTS.desktop, acceptDo
     // A stream cut by a server restart is logged by Chromium itself; the page recovers (tested).
     if (/net::ERR_(INCOMPLETE_CHUNKED_ENCODING|CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE)/.test(text)) return;
     if (/Failed to load resource/.test(text) && page.allowFailedLoads) return;
+    // The API's own "not found" that a page asks for on purpose: no purchase of this buyer yet, a
+    // sale (?sku=) not announced yet. Chromium logs every 4xx as an error; these are answers.
+    if (/status of 404/.test(text) && /\/api\/v1\/(purchases|sales)\?sku=/.test(msg.location()?.url ?? '')) return;
     problems.push(`console: ${text}`);
   });
   page.problems = problems;
