@@ -69,8 +69,25 @@ export function assertClean(page) {
 export async function screenshot(page, name) {
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   const file = path.join(SCREENSHOT_DIR, `${name}.png`);
-  // from the top, so a sticky header is drawn where it belongs
-  await page.evaluate(() => window.scrollTo(0, 0));
+  // From the top; asked again until it holds: a smooth scroll the page started (to a panel it
+  // focused) may still be under way.
+  await page.waitForFunction(() => {
+    window.scrollTo({ top: 0, left: 0, behavior: 'instant' });
+    return window.scrollY === 0;
+  });
+  // Chromium draws a sticky element of a full-page capture where the viewport's edge would be, in
+  // the middle of the picture: for the capture it is put in the flow (as it is at the top), then
+  // back.
+  const unstuck = await page.evaluate(() => {
+    const elements = [...document.querySelectorAll('body *')].filter((e) => getComputedStyle(e).position === 'sticky');
+    for (const e of elements) e.style.position = 'relative';
+    return elements.length;
+  });
   await page.screenshot({ path: file, fullPage: true });
+  if (unstuck > 0) {
+    await page.evaluate(() => {
+      for (const e of document.querySelectorAll('body *')) if (e.style.position === 'relative') e.style.position = '';
+    });
+  }
   return file;
 }
