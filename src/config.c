@@ -10,6 +10,7 @@
 const char config_usage[] =
     "usage: flashsale serve [options]     run the HTTP server\n"
     "       flashsale worker [options]    move orders from Redis streams into PostgreSQL\n"
+    "       flashsale loadtest [options]  storm a sale, verify it, report (loadtest --help)\n"
     "\n"
     "serve options (each also as an environment variable):\n"
     "  --listen ADDR       address to bind (LISTEN, default 127.0.0.1)\n"

@@ -15,6 +15,7 @@
 #include "distributed/distributed.h"
 #include "embedded/engine_embedded.h"
 #include "http/http_server.h"
+#include "loadtest/loadtest.h"
 
 /* Set by SIGTERM/SIGINT in `worker`, and by `serve` when its embedded worker must stop. */
 static volatile sig_atomic_t worker_stop;
@@ -141,6 +142,8 @@ int main(int argc, char **argv)
         return serve(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "worker") == 0)
         return worker(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "loadtest") == 0)
+        return loadtest_main(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
         fputs(config_usage, stdout);
         return 0;
