@@ -1,0 +1,118 @@
+// A stand-in server speaking the flashsale API for one sale, for testing `flashsale loadtest`
+// against behaviours the real server never shows.
+//
+// behaviour:
+//   'lying'   answers success to every purchase but records nothing: stock stays, the orders list
+//             stays empty (the load test's verification must FAIL);
+//   'honest'  keeps stock and orders correctly (one per buyer), so a storm against it must PASS.
+// jwt (optional): {secret} or {publicKey} (a KeyObject, RS256 or ES256). Then the buyer is the `sub`
+//   of a verified `Authorization: Bearer` token (signature, alg and exp checked) and every token seen
+//   is kept in server.tokens, so a test can look at them; a bad token answers 401.
+//
+// Not a model of the real server's concurrency: one Node event loop decides purchases in order.
+
+import http from 'node:http';
+import crypto from 'node:crypto';
+
+function send(res, status, body) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+// The token's claims when its signature, algorithm and expiry hold; otherwise a reason string.
+function verifyToken(token, jwt) {
+  const parts = token.split('.');
+  if (parts.length !== 3) return 'not a JWT';
+  const header = JSON.parse(Buffer.from(parts[0], 'base64url').toString());
+  const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString());
+  const signed = `${parts[0]}.${parts[1]}`;
+  const signature = Buffer.from(parts[2], 'base64url');
+  if (jwt.secret !== undefined) {
+    if (header.alg !== 'HS256') return `alg ${header.alg}`;
+    const expected = crypto.createHmac('sha256', jwt.secret).update(signed).digest();
+    if (!crypto.timingSafeEqual(expected, signature.length === expected.length ? signature : Buffer.alloc(expected.length))) return 'bad signature';
+  } else {
+    const alg = jwt.publicKey.asymmetricKeyType === 'rsa' ? 'RS256' : 'ES256';
+    if (header.alg !== alg) return `alg ${header.alg}, expected ${alg}`;
+    const ok = crypto.verify('sha256', Buffer.from(signed), { key: jwt.publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+    if (!ok) return 'bad signature';
+  }
+  if (typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now()) return 'expired or no exp';
+  if (typeof claims.sub !== 'string' || claims.sub === '') return 'no sub';
+  return claims;
+}
+
+export async function startFakeSaleServer({ sku, stock, behaviour, adminKey, jwt }) {
+  let remaining = stock;
+  const orders = []; // {purchaseNo, sku, userId, purchasedAt}
+  const byBuyer = new Map();
+  const tokens = [];
+  let sequence = 0;
+
+  const sale = () => ({
+    sku, productName: 'fake', state: 'ACTIVE', endReason: null,
+    stock: remaining, initialStock: stock,
+    startTime: '2020-01-01T00:00:00.000Z', endTime: '2099-01-01T00:00:00.000Z',
+  });
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const admin = req.headers['x-admin-key'] === adminKey;
+      if (req.method === 'GET' && url.pathname === '/api/v1/sales') {
+        if (url.searchParams.get('sku') !== sku) return send(res, 404, { success: false, error: { code: 'NOT_FOUND', message: 'no sale' } });
+        return send(res, 200, { success: true, data: sale() });
+      }
+      if (req.method === 'POST' && url.pathname === '/api/v1/purchases') {
+        let userId = req.headers['x-user-id'];
+        if (jwt) {
+          const auth = req.headers.authorization ?? '';
+          const claims = auth.startsWith('Bearer ') ? verifyToken(auth.slice(7), jwt) : 'no bearer token';
+          if (typeof claims === 'string') return send(res, 401, { success: false, error: { code: 'UNAUTHORIZED', message: claims } });
+          tokens.push(auth.slice(7));
+          userId = claims.sub;
+        }
+        if (!userId) return send(res, 400, { success: false, error: { code: 'VALIDATION_ERROR', message: 'no buyer', field: 'X-User-Id' } });
+        if (behaviour === 'lying') {
+          sequence += 1;
+          return send(res, 200, { success: true, data: { purchaseNo: `FS1-${sequence}`, sku, userId, purchasedAt: new Date().toISOString() } });
+        }
+        const held = byBuyer.get(userId);
+        if (held) return send(res, 200, { success: false, error: { code: 'ALREADY_PURCHASED', message: 'already', purchaseNo: held.purchaseNo } });
+        if (remaining === 0) return send(res, 200, { success: false, error: { code: 'SOLD_OUT', message: 'sold out' } });
+        remaining -= 1;
+        sequence += 1;
+        const order = { purchaseNo: `FS1-${sequence}`, sku, userId, purchasedAt: new Date().toISOString() };
+        orders.push(order);
+        byBuyer.set(userId, order);
+        return send(res, 200, { success: true, data: order });
+      }
+      if (url.pathname.startsWith('/api/v1/products/')) {
+        if (!admin) return send(res, 401, { success: false, error: { code: 'UNAUTHORIZED', message: 'admin key' } });
+        const rest = url.pathname.slice('/api/v1/products/'.length).split('/');
+        if (rest[0] !== sku) return send(res, 404, { success: false, error: { code: 'NOT_FOUND', message: 'no sale' } });
+        if (rest.length === 1) {
+          return send(res, 200, { success: true, data: { ...sale(), currentStock: remaining, totalPurchases: stock - remaining, createdAt: '2020-01-01T00:00:00.000Z' } });
+        }
+        const limit = Number(url.searchParams.get('limit') ?? 100);
+        const after = url.searchParams.get('after');
+        const start = after === null ? 0 : orders.findIndex((o) => o.purchaseNo === after) + 1;
+        const page = orders.slice(start, start + limit);
+        const next = start + limit < orders.length ? page[page.length - 1].purchaseNo : null;
+        return send(res, 200, { success: true, data: page, meta: { nextCursor: next } });
+      }
+      send(res, 404, { success: false, error: { code: 'NOT_FOUND', message: 'no such route' } });
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    orders,
+    tokens,
+    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
+  };
+}
