@@ -119,21 +119,39 @@ static void format_ms(double ms, char *out, size_t size)
         snprintf(out, size, "%g ms", ms);
 }
 
-/* The x axis in seconds for n seconds of data: ticks, labels and its title. */
-static void seconds_axis(strbuf_t *out, int seconds)
+/* How many seconds the x axis spans: the run's length, so that a last, partial second is drawn as one. */
+static double time_span(const lt_run_t *run)
 {
-    double step = nice_step(seconds, 10);
-    if (step < 1)
-        step = 1;
+    double span = run->stats->seconds_truncated ? LT_SECONDS_MAX : run->duration_s;
+    if (span < lt_run_seconds(run) - 1 + 0.001)
+        span = lt_run_seconds(run) - 1 + 0.001;
+    return span;
+}
+
+static double time_x(double seconds, double span)
+{
+    return PLOT_LEFT + PLOT_WIDTH * seconds / span;
+}
+
+/* Where second s of the series ends on the axis (the last one may be partial). */
+static double second_end(int second, double span)
+{
+    return second + 1 < span ? second + 1 : span;
+}
+
+/* The x axis in seconds: ticks, labels and its title. */
+static void seconds_axis(strbuf_t *out, double span)
+{
+    double step = nice_step(span, 10);
     strbuf_appendf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>\n", PLOT_LEFT,
                    PLOT_TOP + PLOT_HEIGHT, PLOT_LEFT + PLOT_WIDTH, PLOT_TOP + PLOT_HEIGHT, AXIS_COLOR);
-    for (double s = 0; s <= seconds + 1e-9; s += step) {
-        double x = PLOT_LEFT + PLOT_WIDTH * s / seconds;
+    for (int tick = 0; tick * step <= span + 1e-9; tick++) {
+        double x = time_x(tick * step, span);
         strbuf_appendf(out,
                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>"
                        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"%s\">%g</text>\n",
                        x, PLOT_TOP + PLOT_HEIGHT, x, PLOT_TOP + PLOT_HEIGHT + 5, AXIS_COLOR, x,
-                       PLOT_TOP + PLOT_HEIGHT + 18, MUTED_COLOR, s);
+                       PLOT_TOP + PLOT_HEIGHT + 18, MUTED_COLOR, tick * step);
     }
     strbuf_appendf(
         out,
@@ -220,12 +238,13 @@ void lt_charts_throughput(const lt_run_t *run, strbuf_t *out)
 {
     const lt_stats_t *stats = run->stats;
     int seconds = lt_run_seconds(run), rows = 0, errors = 0;
-    double top = 0, step, bar;
-    char subtitle[160], count[32], label[96];
+    double top = 0, step, span;
+    char subtitle[160], count[32], rate[32], label[96];
     const char *colors[LT_OUTCOMES_MAX];
 
-    snprintf(subtitle, sizeof(subtitle), "%s requests in %.1f s, %.0f req/s on average%s",
-             lt_format_count(run->requests, count), run->duration_s, run->requests_per_second,
+    snprintf(subtitle, sizeof(subtitle), "%s requests in %.1f s, %s req/s on average%s",
+             lt_format_count(run->requests, count), run->duration_s,
+             lt_format_count((uint64_t)(run->requests_per_second + 0.5), rate),
              stats->seconds_truncated ? " (the chart shows the first hour)" : "");
     open_svg(out, "Throughput per second, by outcome", subtitle);
     for (int id = 0; id < stats->outcome_count; id++)
@@ -246,9 +265,10 @@ void lt_charts_throughput(const lt_run_t *run, strbuf_t *out)
     step = nice_step(top, 5);
     top = ceil(top / step) * step;
     linear_y_axis(out, top, step, "requests per second");
-    bar = PLOT_WIDTH / seconds;
+    span = time_span(run);
     for (int s = 0; s < seconds; s++) {
-        double base = PLOT_TOP + PLOT_HEIGHT, x = PLOT_LEFT + s * bar;
+        double base = PLOT_TOP + PLOT_HEIGHT, x = time_x(s, span),
+               bar = time_x(second_end(s, span), span) - x;
         for (int id = 0; stats->seconds[s] != NULL && id < stats->outcome_count; id++) {
             double height = PLOT_HEIGHT * lt_run_second_rate(run, s, stats->seconds[s]->counts[id]) / top;
             if (stats->seconds[s]->counts[id] == 0)
@@ -259,7 +279,7 @@ void lt_charts_throughput(const lt_run_t *run, strbuf_t *out)
             base -= height;
         }
     }
-    seconds_axis(out, seconds);
+    seconds_axis(out, span);
     for (int id = 0; id < stats->outcome_count; id++) {
         if (stats->totals[id] == 0)
             continue;
@@ -283,7 +303,7 @@ void lt_charts_latency(const lt_run_t *run, strbuf_t *out)
         {"p50", 50, "#2e9e5b"}, {"p90", 90, "#4c72b0"}, {"p99", 99, "#dd8452"}, {"max", 100, "#c44e52"}};
     const lt_stats_t *stats = run->stats;
     int seconds = lt_run_seconds(run), low = 0, high = 0;
-    double smallest = INFINITY, largest = 0, slot_width;
+    double smallest = INFINITY, largest = 0, span = time_span(run);
     char subtitle[200];
 
     snprintf(subtitle, sizeof(subtitle), "p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms over the run%s",
@@ -312,12 +332,11 @@ void lt_charts_latency(const lt_run_t *run, strbuf_t *out)
     if (high <= low)
         high = low + 1;
     log_y_axis(out, low, high);
-    slot_width = PLOT_WIDTH / seconds;
     for (size_t k = 0; k < sizeof(series) / sizeof(series[0]); k++) {
         bool open = false;
         for (int s = 0; s < seconds; s++) {
             const lt_second_t *slot = stats->seconds[s];
-            double ms, x = PLOT_LEFT + (s + 0.5) * slot_width;
+            double ms, x = time_x((s + second_end(s, span)) / 2, span);
             if (slot == NULL || slot->latency.total == 0)
                 continue;
             ms = (double)(series[k].percentile >= 100
@@ -343,11 +362,12 @@ void lt_charts_latency(const lt_run_t *run, strbuf_t *out)
                               : lt_histogram_percentile(&slot->latency, series[k].percentile)) /
                  1e6;
             strbuf_appendf(out, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n",
-                           PLOT_LEFT + (s + 0.5) * slot_width, log_y(ms, low, high), series[k].color);
+                           time_x((s + second_end(s, span)) / 2, span), log_y(ms, low, high),
+                           series[k].color);
         }
         legend_entry(out, (int)k, series[k].color, series[k].name, NULL, true);
     }
-    seconds_axis(out, seconds);
+    seconds_axis(out, span);
     close_svg(out);
 }
 

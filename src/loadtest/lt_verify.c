@@ -51,7 +51,7 @@ void lt_verify_stock_rule(int64_t stock_before, int64_t stock_after, const lt_bu
     if (unknown == 0)
         len = snprintf(detail, size,
                        "%" PRId64 " successes == min(stock %" PRId64 ", %" PRId64
-                       " buyers answered) = %" PRId64 "; stock %" PRId64 " -> %" PRId64,
+                       " buyers answered) = %" PRId64 "; the stock went from %" PRId64 " to %" PRId64,
                        holders, stock_before, answered, answered < stock_before ? answered : stock_before,
                        stock_before, stock_after);
     else
@@ -59,7 +59,7 @@ void lt_verify_stock_rule(int64_t stock_before, int64_t stock_after, const lt_bu
                        "%" PRId64 " successes + %" PRId64 " sold to the %" PRId64
                        " buyers left without an answer"
                        " == min(stock %" PRId64 ", %" PRId64 " answered + %" PRId64 ") = %" PRId64
-                       "; stock %" PRId64 " -> %" PRId64,
+                       "; the stock went from %" PRId64 " to %" PRId64,
                        holders, lost_answers, unknown, stock_before, answered, lost_answers, expected,
                        stock_before, stock_after);
     if (len < 0 || (size_t)len >= size)
