@@ -6,7 +6,9 @@
 # Two scenarios, alternating the tools each round so that drifts of the machine hit both alike:
 #   storm   POST /api/v1/purchases, every request a new buyer, on a sale of stock 100 (bench/purchase.lua)
 #   status  GET /api/v1/sales?sku= (bench/status.lua; the tool's --mix status=100,purchase=0)
-# The target is loadtest >= 0.8 x wrk; the last lines print each tool's median and the ratio.
+# The target is loadtest >= 0.8 x wrk; the last lines print each tool's median and the ratio. Each
+# run also prints the tool's own CPU time per request (user + system, from the shell's `time`), which
+# says the same more steadily on a machine that is busy with other work.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,23 +34,29 @@ create() { # sku stock
     -d "{\"sku\":\"$1\",\"productName\":\"bench\",\"initialStock\":$2,\"startTime\":\"2020-01-01T00:00:00Z\",\"endTime\":\"2099-01-01T00:00:00Z\"}" >/dev/null
 }
 
-wrk_rate() { # scenario sku
-  local lua=purchase.lua
+TIMEFORMAT='%U %S'
+
+# Each prints "RATE REQUESTS USER_SECONDS SYSTEM_SECONDS".
+wrk_run() { # scenario sku
+  local lua=purchase.lua cpu
   [ "$1" = status ] && lua=status.lua
-  SKU=$2 USER_PREFIX="wrk-$RANDOM$RANDOM" taskset -c 0 wrk -t1 -c"$connections" -d"$duration" -s "bench/$lua" "$url" |
-    sed -nE 's/^RESULT .* rps=([0-9]+) .*/\1/p'
+  cpu=$({ time SKU=$2 USER_PREFIX="wrk-$RANDOM$RANDOM" taskset -c 0 wrk -t1 -c"$connections" -d"$duration" \
+    -s "bench/$lua" "$url" >"$data/wrk.out"; } 2>&1)
+  echo "$(sed -nE 's/^RESULT requests=([0-9]+) .* rps=([0-9]+) .*/\2 \1/p' "$data/wrk.out") $cpu"
 }
 
-loadtest_rate() { # scenario sku
-  local mix=()
+loadtest_run() { # scenario sku
+  local mix=() cpu
   [ "$1" = status ] && mix=(--mix status=100,purchase=0)
-  taskset -c 0 "$bin" loadtest --url "$url" --sku "$2" --threads 1 --connections "$connections" --duration "$duration" \
-    --buyers 1000000000 --no-verify "${mix[@]}" --json "$data/run.json" >/dev/null 2>&1 || true
-  sed -nE 's/^  "requestsPerSecond": ([0-9]+).*/\1/p' "$data/run.json"
+  cpu=$({ time taskset -c 0 "$bin" loadtest --url "$url" --sku "$2" --threads 1 --connections "$connections" \
+    --duration "$duration" --buyers 1000000000 --no-verify "${mix[@]}" --json "$data/run.json" >/dev/null 2>&1; } 2>&1)
+  echo "$(sed -nE 's/^  "requestsPerSecond": ([0-9]+).*/\1/p' "$data/run.json")" \
+    "$(sed -nE 's/^  "requests": ([0-9]+).*/\1/p' "$data/run.json") $cpu"
 }
 
-median() {
-  sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+median() { # column
+  awk -v c="$1" '{ print $c }' | sort -n |
+    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 create BENCH-VS-STORM 100
@@ -62,16 +70,20 @@ for scenario in storm status; do
     # alternate which tool goes first
     if [ $((round % 2)) = 1 ]; then order="wrk loadtest"; else order="loadtest wrk"; fi
     for tool in $order; do
-      rate=$("${tool}_rate" "$scenario" BENCH-VS-STORM)
-      echo "$rate" >>"$data/$tool.$scenario"
-      printf '%-7s round %d  %-9s %8s req/s\n' "$scenario" "$round" "$tool" "$rate"
+      read -r rate requests user system < <("${tool}_run" "$scenario" BENCH-VS-STORM)
+      cost=$(awk -v u="$user" -v s="$system" -v n="$requests" 'BEGIN { printf "%.1f", (u + s) * 1e6 / n }')
+      echo "$rate $cost" >>"$data/$tool.$scenario"
+      printf '%-7s round %d  %-9s %8s req/s  %6s us CPU per request\n' "$scenario" "$round" "$tool" "$rate" "$cost"
     done
   done
 done
 echo
 for scenario in storm status; do
-  w=$(median <"$data/wrk.$scenario")
-  l=$(median <"$data/loadtest.$scenario")
-  awk -v s="$scenario" -v w="$w" -v l="$l" \
-    'BEGIN { printf "%-7s median  wrk -t1 %8d req/s   flashsale loadtest --threads 1 %8d req/s   ratio %.2f\n", s, w, l, l / w }'
+  w=$(median 1 <"$data/wrk.$scenario")
+  l=$(median 1 <"$data/loadtest.$scenario")
+  wc=$(median 2 <"$data/wrk.$scenario")
+  lc=$(median 2 <"$data/loadtest.$scenario")
+  awk -v s="$scenario" -v w="$w" -v l="$l" -v wc="$wc" -v lc="$lc" 'BEGIN {
+    printf "%-7s median  wrk -t1 %8d req/s (%5.1f us CPU/req)   flashsale loadtest --threads 1 %8d req/s (%5.1f us CPU/req)   ratio %.2f\n",
+      s, w, wc, l, lc, l / w }'
 done

@@ -65,7 +65,7 @@ void lt_summary_print(FILE *out, const lt_run_t *run)
     fprintf(out, "\n%-16s%s in %.2f s = %s req/s%s\n", "requests", lt_format_count(run->requests, a),
             run->duration_s, lt_format_count((uint64_t)(run->requests_per_second + 0.5), b),
             run->interrupted ? " (stopped by Ctrl-C)" : "");
-    fprintf(out, "%-16s\n", "outcomes");
+    fprintf(out, "outcomes\n");
     for (int id = 0; id < stats->outcome_count; id++) {
         lt_outcome_label(&stats->outcomes[id], label, sizeof(label));
         fprintf(out, "  %-34s %14s %8.2f%%  %s\n", label, lt_format_count(stats->totals[id], a),
