@@ -105,8 +105,10 @@ static int prepare_sale(const lt_options_t *options, lt_api_t *api, const char *
     lt_product_t product;
 
     if (options->create) {
-        result =
-            lt_api_create_sale(api, options->admin_key, sku, options->stock, SALE_HOURS, err, sizeof(err));
+        /* open for a day, or for the whole --duration if longer */
+        int64_t hours = options->duration_ns / (3600 * LT_NS_PER_SECOND) + 1;
+        result = lt_api_create_sale(api, options->admin_key, sku, options->stock,
+                                    hours > SALE_HOURS ? hours : SALE_HOURS, err, sizeof(err));
         if (result == LT_API_UNAUTHORIZED)
             return bad_input("the admin key was refused (%s)", err);
         if (result != LT_API_OK)
@@ -234,8 +236,12 @@ int loadtest_main(int argc, char **argv)
             .private_key_file = options.jwt_private_key_file,
             .issuer = options.jwt_issuer,
             .audience = options.jwt_audience,
-            .lifetime_seconds = (options.duration_ns + options.verify_timeout_ns) / LT_NS_PER_SECOND +
-                                TOKEN_EXTRA_HOURS * 3600,
+            /* valid through the storm (a day when it has no --duration) and the verification */
+            .lifetime_seconds =
+                ((options.duration_ns > 0 ? options.duration_ns : 24 * 3600 * LT_NS_PER_SECOND) +
+                 options.verify_timeout_ns) /
+                    LT_NS_PER_SECOND +
+                TOKEN_EXTRA_HOURS * 3600,
             .user_prefix = options.user_prefix,
             .buyers = (uint64_t)options.buyers,
             .threads = cores > 0 ? (int)cores : 1,

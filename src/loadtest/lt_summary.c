@@ -5,13 +5,18 @@
 
 void lt_summary_live(FILE *out, bool terminal, lt_stats_t *stats, int elapsed_s, int64_t stock)
 {
-    uint64_t per_class[4] = {0}, last_second = 0, p50 = 0, p99 = 0;
-    char rate[32], classes[4][32], stock_text[32] = "?";
+    uint64_t per_class[4] = {0}, polls = 0, last_second = 0, p50 = 0, p99 = 0;
+    char rate[32], classes[4][32], polls_text[48] = "", stock_text[32] = "?";
     int second = elapsed_s - 1;
 
     pthread_mutex_lock(&stats->lock);
-    for (int id = 0; id < stats->outcome_count; id++)
-        per_class[stats->outcomes[id].class_] += stats->totals[id];
+    /* the classes count purchases; status polls (--mix) are counted apart */
+    for (int id = 0; id < stats->outcome_count; id++) {
+        if (stats->outcomes[id].kind == LT_KIND_STATUS)
+            polls += stats->totals[id];
+        else
+            per_class[stats->outcomes[id].class_] += stats->totals[id];
+    }
     per_class[LT_CLASS_ERROR] += stats->connect_failures;
     if (second >= 0 && second < LT_SECONDS_MAX && stats->seconds[second] != NULL) {
         const lt_second_t *slot = stats->seconds[second];
@@ -23,15 +28,20 @@ void lt_summary_live(FILE *out, bool terminal, lt_stats_t *stats, int elapsed_s,
     pthread_mutex_unlock(&stats->lock);
     if (stock >= 0)
         snprintf(stock_text, sizeof(stock_text), "%" PRId64, stock);
-    fprintf(out,
-            "%s%4ds %10s req/s | success %s rejected %s rate-limited %s errors %s | p50 %.2f ms p99 %.2f ms "
-            "| stock %s%s",
-            terminal ? "\r\033[K" : "", elapsed_s, lt_format_count(last_second, rate),
-            lt_format_count(per_class[LT_CLASS_SUCCESS], classes[0]),
-            lt_format_count(per_class[LT_CLASS_REJECTED], classes[1]),
-            lt_format_count(per_class[LT_CLASS_RATE_LIMITED], classes[2]),
-            lt_format_count(per_class[LT_CLASS_ERROR], classes[3]), (double)p50 / 1e6, (double)p99 / 1e6,
-            stock_text, terminal ? "" : "\n");
+    if (polls > 0) {
+        char count[32];
+        snprintf(polls_text, sizeof(polls_text), " polls %s", lt_format_count(polls, count));
+    }
+    fprintf(
+        out,
+        "%s%4ds %10s req/s | success %s rejected %s rate-limited %s errors %s%s | p50 %.2f ms p99 %.2f ms "
+        "| stock %s%s",
+        terminal ? "\r\033[K" : "", elapsed_s, lt_format_count(last_second, rate),
+        lt_format_count(per_class[LT_CLASS_SUCCESS], classes[0]),
+        lt_format_count(per_class[LT_CLASS_REJECTED], classes[1]),
+        lt_format_count(per_class[LT_CLASS_RATE_LIMITED], classes[2]),
+        lt_format_count(per_class[LT_CLASS_ERROR], classes[3]), polls_text, (double)p50 / 1e6,
+        (double)p99 / 1e6, stock_text, terminal ? "" : "\n");
     fflush(out);
 }
 

@@ -379,8 +379,9 @@ void lt_verify_run(const lt_verify_input_t *input, lt_verification_t *out)
     }
     check = add_check(out, "error rate", error_rate <= input->max_error_rate ? LT_CHECK_PASS : LT_CHECK_FAIL);
     snprintf(check->detail, sizeof(check->detail),
-             "%" PRIu64 " errors in %" PRIu64 " requests = %.2f%% %s %.2f%%", input->errors, input->requests,
-             error_rate * 100, error_rate <= input->max_error_rate ? "<=" : ">", input->max_error_rate * 100);
+             "%" PRIu64 " errors in %" PRIu64 " requests and connects = %.2f%% %s %.2f%%", input->errors,
+             input->requests, error_rate * 100, error_rate <= input->max_error_rate ? "<=" : ">",
+             input->max_error_rate * 100);
     for (int i = 0; i < out->count; i++)
         if (out->checks[i].status == LT_CHECK_FAIL)
             out->passed = false;

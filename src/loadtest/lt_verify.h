@@ -54,8 +54,8 @@ typedef struct {
     int64_t stock_before;
     const lt_buyers_t *const *buyers; /* one per client thread */
     int threads;
-    uint64_t requests;
-    uint64_t errors;
+    uint64_t requests; /* answered or failed, plus failed connects */
+    uint64_t errors;   /* failed requests and connects */
     double max_error_rate;
     bool verify; /* false: only the error rate */
     int64_t timeout_ns;
