@@ -198,7 +198,8 @@ int lt_jwt_mint(const lt_jwt_config_t *config, lt_jwt_tokens_t *tokens, char *er
         goto done;
     }
     for (int t = 0; t < threads; t++) {
-        memcpy(tokens->arena + tokens->arena_len, slices[t].tokens.data, slices[t].tokens.len);
+        if (slices[t].tokens.len > 0)
+            memcpy(tokens->arena + tokens->arena_len, slices[t].tokens.data, slices[t].tokens.len);
         for (uint64_t b = slices[t].first; b < slices[t].end; b++) {
             tokens->offsets[b] = tokens->arena_len;
             tokens->arena_len += slices[t].lengths[b - slices[t].first];

@@ -200,7 +200,8 @@ static uint64_t duplicates(listing_t *listing)
     uint64_t twice = 0;
     for (uint64_t b = 0; b < listing->seen_len; b++)
         twice += listing->seen[b] > 1;
-    qsort(listing->others, listing->others_len, sizeof(char *), compare_string);
+    if (listing->others_len > 1)
+        qsort(listing->others, listing->others_len, sizeof(char *), compare_string);
     for (size_t i = 1; i < listing->others_len; i++)
         twice += strcmp(listing->others[i - 1], listing->others[i]) == 0 &&
                  (i < 2 || strcmp(listing->others[i - 2], listing->others[i]) != 0);

@@ -240,6 +240,23 @@ test('a lying server (success to everyone, nothing recorded): verification FAILs
   }
 });
 
+test('429 RATE_LIMITED answers are their own outcome, not errors; the refused buyers hold nothing', async () => {
+  const fake = await startFakeSaleServer({ sku: 'LIMIT-1', stock: 10, behaviour: 'limiting', adminKey: 'fake-admin-key' });
+  try {
+    const result = await loadtest(['--url', fake.url, '--sku', 'LIMIT-1', '--buyers', '90', '--connections', '4',
+      '--admin-key', 'fake-admin-key']);
+    assertAllPassed(result);
+    assert.equal(result.json.rateLimited, 30);
+    assert.equal(result.json.errors, 0);
+    assert.equal(outcomeCount(result.json, 'RATE_LIMITED'), 30);
+    assert.equal(result.json.outcomes.find((o) => o.code === 'RATE_LIMITED').class, 'rate-limited');
+    assert.equal(outcomeCount(result.json, 'SUCCESS'), 10);
+    assert.match(check(result.json, 'successes == min(stock, buyers)').detail, /min\(stock 10, 60 buyers answered\)/);
+  } finally {
+    await fake.close();
+  }
+});
+
 // Tokens: one per buyer, minted before the storm, verified by a stand-in server that knows the key
 // (the real server's JWT mode is tested with its own suite).
 for (const kind of ['HS256', 'RS256', 'ES256']) {

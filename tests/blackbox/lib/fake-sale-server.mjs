@@ -4,7 +4,9 @@
 // behaviour:
 //   'lying'   answers success to every purchase but records nothing: stock stays, the orders list
 //             stays empty (the load test's verification must FAIL);
-//   'honest'  keeps stock and orders correctly (one per buyer), so a storm against it must PASS.
+//   'honest'  keeps stock and orders correctly (one per buyer), so a storm against it must PASS;
+//   'limiting' honest, but every third purchase is refused with 429 RATE_LIMITED (as the identity
+//             work's rate limits answer) before any decision.
 // jwt (optional): {secret} or {publicKey} (a KeyObject, RS256 or ES256). Then the buyer is the `sub`
 //   of a verified `Authorization: Bearer` token (signature, alg and exp checked) and every token seen
 //   is kept in server.tokens, so a test can look at them; a bad token answers 401.
@@ -49,6 +51,7 @@ export async function startFakeSaleServer({ sku, stock, behaviour, adminKey, jwt
   const byBuyer = new Map();
   const tokens = [];
   let sequence = 0;
+  let purchases = 0;
 
   const sale = () => ({
     sku, productName: 'fake', state: 'ACTIVE', endReason: null,
@@ -76,6 +79,12 @@ export async function startFakeSaleServer({ sku, stock, behaviour, adminKey, jwt
           userId = claims.sub;
         }
         if (!userId) return send(res, 400, { success: false, error: { code: 'VALIDATION_ERROR', message: 'no buyer', field: 'X-User-Id' } });
+        purchases += 1;
+        if (behaviour === 'limiting' && purchases % 3 === 0) {
+          const text = JSON.stringify({ success: false, error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 1000 } });
+          res.writeHead(429, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Retry-After': '1' });
+          return res.end(text);
+        }
         if (behaviour === 'lying') {
           sequence += 1;
           return send(res, 200, { success: true, data: { purchaseNo: `FS1-${sequence}`, sku, userId, purchasedAt: new Date().toISOString() } });
