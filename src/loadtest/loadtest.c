@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "loadtest/lt_api.h"
 #include "loadtest/lt_client.h"
 #include "loadtest/lt_driver.h"
@@ -39,15 +40,17 @@ static void on_interrupt(int signal_number)
         interrupted++;
 }
 
+/* Where bad_input puts its line: the caller's err (see loadtest_main). */
+static char *input_error;
+static size_t input_error_size;
+
 static int bad_input(const char *format, ...) __attribute__((format(printf, 1, 2)));
 static int bad_input(const char *format, ...)
 {
     va_list args;
-    fputs("flashsale loadtest: ", stderr);
     va_start(args, format);
-    vfprintf(stderr, format, args);
+    vsnprintf(input_error, input_error_size, format, args);
     va_end(args);
-    fputc('\n', stderr);
     return EXIT_BAD_INPUT;
 }
 
@@ -127,8 +130,7 @@ static int prepare_sale(const lt_options_t *options, lt_api_t *api, const char *
             return bad_input("%s", err);
     }
     if (strcmp(sale->state, "ACTIVE") != 0)
-        fprintf(stderr, "flashsale loadtest: warning: sale %s is %s, purchases will not succeed\n", sku,
-                sale->state);
+        log_warn("loadtest", "sale %s is %s: purchases will not succeed", sku, sale->state);
     return -1;
 }
 
@@ -136,7 +138,7 @@ static int prepare_sale(const lt_options_t *options, lt_api_t *api, const char *
 static void storm(const lt_options_t *options, lt_driver_t *driver, lt_stats_t *stats, lt_api_t *api,
                   const char *sku, lt_driver_totals_t *totals)
 {
-    bool terminal = isatty(STDERR_FILENO) == 1;
+    bool terminal = isatty(STDOUT_FILENO) == 1;
     int64_t start = stats->start_ns,
             stop_at = options->duration_ns > 0 ? start + options->duration_ns : INT64_MAX;
     int elapsed = 1;
@@ -162,13 +164,13 @@ static void storm(const lt_options_t *options, lt_driver_t *driver, lt_stats_t *
             int64_t stock = lt_api_get_sale(api, sku, STOCK_TIMEOUT_NS, &sale, err, sizeof(err)) == LT_API_OK
                                 ? sale.stock
                                 : -1;
-            lt_summary_live(stderr, terminal, stats, elapsed, stock);
+            lt_summary_live(stdout, terminal, stats, elapsed, stock);
             elapsed = (int)((lt_now_ns() - start) / LT_NS_PER_SECOND) + 1;
         }
     }
     lt_driver_join(driver, totals);
     if (elapsed > 1)
-        lt_summary_live_end(stderr, terminal);
+        lt_summary_live_end(stdout, terminal);
 }
 
 static const char *identity_name(const lt_options_t *options, const lt_jwt_tokens_t *tokens)
@@ -180,7 +182,7 @@ static const char *identity_name(const lt_options_t *options, const lt_jwt_token
                                                      : "JWT ES256 bearer tokens";
 }
 
-int loadtest_main(int argc, char **argv)
+int loadtest_main(int argc, char **argv, char *err_out, size_t err_out_size)
 {
     lt_options_t options;
     char err[512], prefix[16], sku_buffer[16];
@@ -196,6 +198,8 @@ int loadtest_main(int argc, char **argv)
     int status;
     struct sigaction stop = {.sa_handler = on_interrupt};
 
+    input_error = err_out;
+    input_error_size = err_out_size;
     switch (lt_options_parse(&options, argc, argv, err, sizeof(err))) {
     case LT_OPTIONS_HELP:
         fputs(lt_options_usage, stdout);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/log.h"
 #include "core/strbuf.h"
 #include "loadtest/lt_answer.h"
 #include "loadtest/lt_client.h"
@@ -326,7 +327,7 @@ static void *run_worker(void *arg)
                          config->pipeline, config->timeout_ns, &handlers, worker, err, sizeof(err));
     connect_deadline = lt_now_ns() + CONNECT_WAIT_NS;
     if (worker->client == NULL) {
-        fprintf(stderr, "flashsale loadtest: %s\n", err);
+        log_error("loadtest", "%s", err);
         worker->plan_done = true;
     }
     /* wait for the handshakes, so that the storm starts on every connection at once */

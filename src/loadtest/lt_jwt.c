@@ -157,7 +157,7 @@ int lt_jwt_mint(const lt_jwt_config_t *config, lt_jwt_tokens_t *tokens, char *er
         job.key = (const unsigned char *)pem.data;
         job.key_len = (int)pem.len;
     } else {
-        goto done;
+        goto Exit;
     }
     if ((uint64_t)threads > config->buyers)
         threads = (int)config->buyers;
@@ -166,7 +166,7 @@ int lt_jwt_mint(const lt_jwt_config_t *config, lt_jwt_tokens_t *tokens, char *er
     tokens->offsets = malloc((config->buyers + 1) * sizeof(uint64_t));
     if (slices == NULL || tokens->offsets == NULL) {
         snprintf(err, err_size, "out of memory for %llu tokens", (unsigned long long)config->buyers);
-        goto done;
+        goto Exit;
     }
     for (int t = 0; t < threads; t++) {
         slices[t].job = &job;
@@ -189,13 +189,13 @@ int lt_jwt_mint(const lt_jwt_config_t *config, lt_jwt_tokens_t *tokens, char *er
         if (slices[t].failed != 0) {
             snprintf(err, err_size, "cannot sign a %s token: %s", tokens->algorithm,
                      strerror(slices[t].failed));
-            goto done;
+            goto Exit;
         }
         total += slices[t].tokens.len;
     }
     if ((tokens->arena = malloc(total > 0 ? total : 1)) == NULL) {
         snprintf(err, err_size, "out of memory for %llu tokens", (unsigned long long)config->buyers);
-        goto done;
+        goto Exit;
     }
     for (int t = 0; t < threads; t++) {
         if (slices[t].tokens.len > 0)
@@ -208,7 +208,7 @@ int lt_jwt_mint(const lt_jwt_config_t *config, lt_jwt_tokens_t *tokens, char *er
     tokens->offsets[config->buyers] = tokens->arena_len;
     tokens->count = config->buyers;
     result = 0;
-done:
+Exit:
     for (int t = 0; slices != NULL && t < threads; t++) {
         strbuf_dispose(&slices[t].tokens);
         free(slices[t].lengths);

@@ -216,6 +216,13 @@ static int parse_chunk_size(lt_response_t *response, const char *line, size_t le
     return 0;
 }
 
+/* Every byte of the input was taken and the response needs more. */
+static lt_response_status_t wait_for_more(size_t len, size_t *consumed)
+{
+    *consumed = len;
+    return LT_RESPONSE_MORE;
+}
+
 lt_response_status_t lt_response_feed(lt_response_t *response, const char *data, size_t len, size_t *consumed)
 {
     size_t pos = 0;
@@ -228,7 +235,7 @@ lt_response_status_t lt_response_feed(lt_response_t *response, const char *data,
         case STATE_STATUS:
         case STATE_HEADERS:
             if (pos == len)
-                goto more;
+                return wait_for_more(len, consumed);
             {
                 size_t before = pos;
                 got = take_line(response, data, len, &pos, &line, &line_len);
@@ -237,7 +244,7 @@ lt_response_status_t lt_response_feed(lt_response_t *response, const char *data,
             if (got < 0 || response->headers_len > LT_RESPONSE_HEADERS_MAX)
                 return LT_RESPONSE_INVALID;
             if (got == 0)
-                goto more;
+                return wait_for_more(len, consumed);
             if (response->state == STATE_STATUS) {
                 if (parse_status_line(response, line, line_len) != 0)
                     return LT_RESPONSE_INVALID;
@@ -261,21 +268,21 @@ lt_response_status_t lt_response_feed(lt_response_t *response, const char *data,
             if (response->remaining == 0)
                 response->state = STATE_DONE;
             else
-                goto more;
+                return wait_for_more(len, consumed);
             break;
         }
         case STATE_BODY_UNTIL_CLOSE:
             take_body(response, data + pos, len - pos);
             pos = len;
-            goto more;
+            return wait_for_more(len, consumed);
         case STATE_CHUNK_SIZE:
             if (pos == len)
-                goto more;
+                return wait_for_more(len, consumed);
             got = take_line(response, data, len, &pos, &line, &line_len);
             if (got < 0)
                 return LT_RESPONSE_INVALID;
             if (got == 0)
-                goto more;
+                return wait_for_more(len, consumed);
             if (parse_chunk_size(response, line, line_len) != 0)
                 return LT_RESPONSE_INVALID;
             break;
@@ -285,19 +292,19 @@ lt_response_status_t lt_response_feed(lt_response_t *response, const char *data,
             pos += n;
             response->remaining -= n;
             if (response->remaining > 0)
-                goto more;
+                return wait_for_more(len, consumed);
             response->state = STATE_CHUNK_DATA_END;
             break;
         }
         case STATE_CHUNK_DATA_END:
         case STATE_TRAILERS:
             if (pos == len)
-                goto more;
+                return wait_for_more(len, consumed);
             got = take_line(response, data, len, &pos, &line, &line_len);
             if (got < 0)
                 return LT_RESPONSE_INVALID;
             if (got == 0)
-                goto more;
+                return wait_for_more(len, consumed);
             if (response->state == STATE_CHUNK_DATA_END) {
                 if (line_len != 0)
                     return LT_RESPONSE_INVALID; /* chunk data longer than its size said */
@@ -310,9 +317,6 @@ lt_response_status_t lt_response_feed(lt_response_t *response, const char *data,
     }
     *consumed = pos;
     return LT_RESPONSE_COMPLETE;
-more:
-    *consumed = len;
-    return LT_RESPONSE_MORE;
 }
 
 lt_response_status_t lt_response_end(lt_response_t *response)

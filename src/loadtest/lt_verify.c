@@ -286,7 +286,7 @@ static void verify_orders(const lt_verify_input_t *input, const lt_buyers_tally_
             snprintf(check->detail, sizeof(check->detail), "%s",
                      listing.out_of_memory ? "out of memory" : err);
         }
-        goto done;
+        goto Exit;
     }
     twice = duplicates(&listing);
     check = add_check(out, "one order per buyer",
@@ -320,7 +320,7 @@ static void verify_orders(const lt_verify_input_t *input, const lt_buyers_tally_
              product.current_stock,
              product.current_stock == product.initial_stock - (int64_t)listing.orders ? "==" : "!=",
              product.initial_stock, listing.orders, product.total_purchases);
-done:
+Exit:
     reset_listing(&listing);
     free(listing.others);
     free(listing.seen);

@@ -160,14 +160,14 @@ test('Ctrl-C mid-storm: the storm stops, the summary and the verification still 
   { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  proc.stdout.on('data', (d) => (stdout += d));
+  proc.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   // the first live line (not a terminal: a plain line per second) says the storm is under way
   await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no live line; stderr: ${stderr}`)), 30_000);
-    proc.stderr.on('data', (d) => {
-      stderr += d;
-      if (/req\/s \| success/.test(stderr)) {
+    const timer = setTimeout(() => reject(new Error(`no live line; stdout: ${stdout}\nstderr: ${stderr}`)), 30_000);
+    proc.stdout.on('data', (d) => {
+      stdout += d;
+      if (/req\/s \| success/.test(stdout)) {
         clearTimeout(timer);
         resolve();
       }
