@@ -134,31 +134,30 @@ static int prepare_sale(const lt_options_t *options, lt_api_t *api, const char *
     return -1;
 }
 
-/* Runs the storm with the live line until it ends, the duration passes or Ctrl-C. */
+/*
+ * Runs the storm with the live line until it ends: the plan done, the duration over (each client
+ * thread keeps it) or Ctrl-C (then this thread stops the driver).
+ */
 static void storm(const lt_options_t *options, lt_driver_t *driver, lt_stats_t *stats, lt_api_t *api,
                   const char *sku, lt_driver_totals_t *totals)
 {
     bool terminal = isatty(STDOUT_FILENO) == 1;
     int64_t start = stats->start_ns,
-            stop_at = options->duration_ns > 0 ? start + options->duration_ns : INT64_MAX;
-    int elapsed = 1;
-    bool stopped = false;
+            end = options->duration_ns > 0 ? start + options->duration_ns : INT64_MAX;
+    int elapsed = 1, stopped = 0;
 
     for (;;) {
         int64_t tick = start + elapsed * LT_NS_PER_SECOND + LIVE_OFFSET_NS, now = lt_now_ns(),
                 wake = now + WAKE_NS;
-        if (wake > tick)
-            wake = tick;
-        if (wake > stop_at && !stopped)
-            wake = stop_at;
-        if (lt_driver_wait(driver, wake))
+        if (lt_driver_wait(driver, wake < tick ? wake : tick))
             break;
         now = lt_now_ns();
-        if (interrupted > 0 || now >= stop_at) {
-            lt_driver_stop(driver, interrupted > 1);
-            stopped = true;
+        if (interrupted > stopped) {
+            stopped = interrupted;
+            lt_driver_stop(driver, stopped > 1);
         }
-        if (now >= tick && !stopped) {
+        /* a live line for every whole second of sending (not for the drain after it) */
+        if (now >= tick && stopped == 0 && tick - LIVE_OFFSET_NS <= end) {
             lt_sale_t sale;
             char err[256];
             int64_t stock = lt_api_get_sale(api, sku, STOCK_TIMEOUT_NS, &sale, err, sizeof(err)) == LT_API_OK
@@ -270,6 +269,7 @@ int loadtest_main(int argc, char **argv, char *err_out, size_t err_out_size)
         .status_weight = options.status_weight,
         .purchase_weight = options.purchase_weight,
         .timeout_ns = options.timeout_ns,
+        .duration_ns = options.duration_ns,
         .tokens = tokens.count > 0 ? &tokens : NULL,
     };
     memcpy(&config.address, &api.address, api.address_len);

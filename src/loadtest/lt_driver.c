@@ -1,5 +1,6 @@
 #include "loadtest/lt_driver.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@ typedef struct {
     uint64_t abandoned;
     uint64_t unsent;
     int64_t last_answer_ns;
+    int64_t cut_ns; /* when the sending stopped short of the plan: the duration's end or the stop */
 } worker_t;
 
 struct lt_driver {
@@ -277,8 +279,11 @@ static void on_failure(void *context, const lt_request_t *request, lt_failure_t 
                     why == LT_FAILURE_TIMEOUT ? now_ns - request->scheduled_ns : -1, now_ns);
 }
 
-/* Sends what the plan allows now; returns the time of the next due request (open loop) or INT64_MAX. */
-static int64_t dispatch(worker_t *worker, int64_t now_ns)
+/*
+ * Sends what the plan allows now (nothing due at or after end_ns); returns the time of the next due
+ * request (open loop) or INT64_MAX.
+ */
+static int64_t dispatch(worker_t *worker, int64_t now_ns, int64_t end_ns)
 {
     lt_driver_t *driver = worker->driver;
     lt_conn_t *conn;
@@ -291,6 +296,8 @@ static int64_t dispatch(worker_t *worker, int64_t now_ns)
     while (!worker->plan_done) {
         int64_t due = driver->stats->start_ns +
                       (int64_t)(worker->phase_ns + (double)worker->due_index * worker->interval_ns);
+        if (due >= end_ns)
+            return INT64_MAX;
         if (due > now_ns)
             return (conn = lt_client_ready(worker->client)) != NULL ? due : INT64_MAX;
         if ((conn = lt_client_ready(worker->client)) == NULL)
@@ -319,7 +326,7 @@ static void *run_worker(void *arg)
         config->connections / config->threads + (worker->index < config->connections % config->threads);
     lt_client_handlers_t handlers = {.on_answer = on_answer, .on_failure = on_failure};
     char err[256];
-    int64_t now, connect_deadline, drain_deadline;
+    int64_t now, end, connect_deadline, drain_deadline;
 
     /* the loop, its sockets and buffers are made on the thread that uses them */
     worker->client =
@@ -341,22 +348,31 @@ static void *run_worker(void *arg)
         pthread_cond_wait(&driver->changed, &driver->lock);
     pthread_mutex_unlock(&driver->lock);
 
+    /* the thread keeps --duration itself, to the nanosecond, whenever the main thread gets to run */
+    end = config->duration_ns > 0 ? driver->stats->start_ns + config->duration_ns : INT64_MAX;
     worker->last_answer_ns = driver->stats->start_ns;
     while (worker->client != NULL && atomic_load(&driver->state) == RUNNING) {
-        int64_t next_due;
+        int64_t next_due, wake;
         now = lt_now_ns();
-        next_due = dispatch(worker, now);
+        if (now >= end) {
+            worker->cut_ns = end;
+            break;
+        }
+        next_due = dispatch(worker, now, end);
         if (worker->plan_done && lt_client_in_flight(worker->client) == 0)
             break;
-        lt_client_poll(worker->client, next_due < now + IDLE_WAIT_NS ? next_due : now + IDLE_WAIT_NS);
+        wake = next_due < now + IDLE_WAIT_NS ? next_due : now + IDLE_WAIT_NS;
+        lt_client_poll(worker->client, wake < end ? wake : end);
         lt_stats_tick(&worker->stats, lt_now_ns());
     }
+    if (worker->cut_ns == 0 && !worker->plan_done)
+        worker->cut_ns = driver->stop_ns; /* stopped (Ctrl-C) */
     if (worker->client != NULL && !worker->plan_done && config->rate > 0) {
-        /* requests that were due before the stop but never found a free connection */
+        /* requests that were due before the cut but never found a free connection */
         double due =
-            ((double)(driver->stop_ns - driver->stats->start_ns) - worker->phase_ns) / worker->interval_ns;
+            ((double)(worker->cut_ns - driver->stats->start_ns) - worker->phase_ns) / worker->interval_ns;
         if (due > (double)worker->due_index)
-            worker->unsent = (uint64_t)due - worker->due_index;
+            worker->unsent = (uint64_t)ceil(due) - worker->due_index;
     }
     drain_deadline = lt_now_ns() + (config->timeout_ns < DRAIN_MAX_NS ? config->timeout_ns : DRAIN_MAX_NS);
     while (worker->client != NULL && lt_client_in_flight(worker->client) > 0 &&
@@ -478,13 +494,13 @@ void lt_driver_join(lt_driver_t *driver, lt_driver_totals_t *totals)
             totals->plan_completed = false;
         if (worker->last_answer_ns > totals->end_ns)
             totals->end_ns = worker->last_answer_ns;
+        /* a cut run lasted at least until the cut; the answers drained after it count too */
+        if (worker->cut_ns > totals->end_ns)
+            totals->end_ns = worker->cut_ns;
         lt_client_destroy(worker->client);
         worker->client = NULL;
     }
     driver->started = 0;
-    /* a stopped run lasted at least until the stop; the answers drained after it count too */
-    if (driver->stop_ns > totals->end_ns)
-        totals->end_ns = driver->stop_ns;
     if (totals->end_ns < totals->start_ns)
         totals->end_ns = totals->start_ns;
 }

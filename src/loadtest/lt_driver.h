@@ -13,9 +13,9 @@
  * runs from the due time, so waiting for a connection counts (no coordinated omission). Requests
  * are formatted straight into the connection's buffer from templates made once.
  *
- * Stopping: lt_driver_stop ends the sending; the answers in flight are awaited up to the drain
- * bound (the shorter of 2 s and the request timeout), then abandoned: their buyers' outcome is
- * unknown and the verification treats it so.
+ * Stopping: at the end of the duration (kept by each thread) or on lt_driver_stop the sending ends;
+ * the answers in flight are awaited up to the drain bound (the shorter of 2 s and the request
+ * timeout), then abandoned: their buyers' outcome is unknown and the verification treats it so.
  */
 #ifndef FLASHSALE_LT_DRIVER_H
 #define FLASHSALE_LT_DRIVER_H
@@ -43,6 +43,7 @@ typedef struct {
     int status_weight;
     int purchase_weight;
     int64_t timeout_ns;
+    int64_t duration_ns; /* 0: until the plan is done; else nothing is sent at or after start + this */
     const lt_jwt_tokens_t *tokens; /* NULL: X-User-Id */
 } lt_driver_config_t;
 

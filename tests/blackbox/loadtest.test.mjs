@@ -138,6 +138,25 @@ test('open loop: a fixed arrival rate for a fixed time, latency from the schedul
   assert.match(result.stdout, /from the scheduled send times/);
 });
 
+test('open loop against a server that freezes for 600 ms: the requests due meanwhile count their wait', async () => {
+  // 2 connections, 200 requests/s: during the freeze ~120 requests fall due and wait for a connection.
+  // Measured from the scheduled time they show the freeze; measured from the send (coordinated
+  // omission) only the 2 requests in flight would, and the 90th percentile would stay small.
+  const fake = await startFakeSaleServer({ sku: 'FREEZE-1', stock: 1000, behaviour: 'honest', adminKey: 'fake-admin-key',
+    stall: { afterMs: 300, forMs: 600 } });
+  try {
+    const result = await loadtest(['--url', fake.url, '--sku', 'FREEZE-1', '--buyers', '1000000', '--rate', '200/s',
+      '--duration', '1500ms', '--connections', '2', '--admin-key', 'fake-admin-key']);
+    assertAllPassed(result);
+    const { json } = result;
+    assert.ok(json.requests >= 250, `only ${json.requests} requests`);
+    assert.ok(json.latencyMs.max >= 550, JSON.stringify(json.latencyMs));
+    assert.ok(json.latencyMs.p90 >= 200, `p90 ${json.latencyMs.p90} ms: the wait for a connection was not counted`);
+  } finally {
+    await fake.close();
+  }
+});
+
 test('without --admin-key: the public check runs, the admin checks are SKIPPED with the reason', async () => {
   const sku = uniqueSku('LTP');
   await server.createSale({ sku, initialStock: 30 });

@@ -2,11 +2,13 @@
 // against behaviours the real server never shows.
 //
 // behaviour:
-//   'lying'   answers success to every purchase but records nothing: stock stays, the orders list
-//             stays empty (the load test's verification must FAIL);
-//   'honest'  keeps stock and orders correctly (one per buyer), so a storm against it must PASS;
+//   'lying'    answers success to every purchase but records nothing: stock stays, the orders list
+//              stays empty (the load test's verification must FAIL);
+//   'honest'   keeps stock and orders correctly (one per buyer), so a storm against it must PASS;
 //   'limiting' honest, but every third purchase is refused with 429 RATE_LIMITED (as the identity
-//             work's rate limits answer) before any decision.
+//              work's rate limits answer) before any decision.
+// stall (optional): {afterMs, forMs}: from afterMs after the first purchase, for forMs, no purchase is
+//   answered; those are answered when the stall ends (a server that froze).
 // jwt (optional): {secret} or {publicKey} (a KeyObject, RS256 or ES256). Then the buyer is the `sub`
 //   of a verified `Authorization: Bearer` token (signature, alg and exp checked) and every token seen
 //   is kept in server.tokens, so a test can look at them; a bad token answers 401.
@@ -16,9 +18,9 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 
-function send(res, status, body) {
+function send(res, status, body, headers = {}) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
@@ -33,7 +35,7 @@ function verifyToken(token, jwt) {
   if (jwt.secret !== undefined) {
     if (header.alg !== 'HS256') return `alg ${header.alg}`;
     const expected = crypto.createHmac('sha256', jwt.secret).update(signed).digest();
-    if (!crypto.timingSafeEqual(expected, signature.length === expected.length ? signature : Buffer.alloc(expected.length))) return 'bad signature';
+    if (signature.length !== expected.length || !crypto.timingSafeEqual(expected, signature)) return 'bad signature';
   } else {
     const alg = jwt.publicKey.asymmetricKeyType === 'rsa' ? 'RS256' : 'ES256';
     if (header.alg !== alg) return `alg ${header.alg}, expected ${alg}`;
@@ -45,13 +47,14 @@ function verifyToken(token, jwt) {
   return claims;
 }
 
-export async function startFakeSaleServer({ sku, stock, behaviour, adminKey, jwt }) {
+export async function startFakeSaleServer({ sku, stock, behaviour, adminKey, jwt, stall }) {
   let remaining = stock;
   const orders = []; // {purchaseNo, sku, userId, purchasedAt}
   const byBuyer = new Map();
   const tokens = [];
   let sequence = 0;
   let purchases = 0;
+  let firstPurchaseAt;
 
   const sale = () => ({
     sku, productName: 'fake', state: 'ACTIVE', endReason: null,
@@ -59,61 +62,77 @@ export async function startFakeSaleServer({ sku, stock, behaviour, adminKey, jwt
     startTime: '2020-01-01T00:00:00.000Z', endTime: '2099-01-01T00:00:00.000Z',
   });
 
+  function purchase(req, res) {
+    let userId = req.headers['x-user-id'];
+    if (jwt) {
+      const auth = req.headers.authorization ?? '';
+      const claims = auth.startsWith('Bearer ') ? verifyToken(auth.slice(7), jwt) : 'no bearer token';
+      if (typeof claims === 'string') return send(res, 401, { success: false, error: { code: 'UNAUTHORIZED', message: claims } });
+      tokens.push(auth.slice(7));
+      userId = claims.sub;
+    }
+    if (!userId) return send(res, 400, { success: false, error: { code: 'VALIDATION_ERROR', message: 'no buyer', field: 'X-User-Id' } });
+    purchases += 1;
+    if (behaviour === 'limiting' && purchases % 3 === 0) {
+      return send(res, 429, { success: false, error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 1000 } }, { 'Retry-After': '1' });
+    }
+    if (behaviour === 'lying') {
+      sequence += 1;
+      return send(res, 200, { success: true, data: { purchaseNo: `FS1-${sequence}`, sku, userId, purchasedAt: new Date().toISOString() } });
+    }
+    const held = byBuyer.get(userId);
+    if (held) return send(res, 200, { success: false, error: { code: 'ALREADY_PURCHASED', message: 'already', purchaseNo: held.purchaseNo } });
+    if (remaining === 0) return send(res, 200, { success: false, error: { code: 'SOLD_OUT', message: 'sold out' } });
+    remaining -= 1;
+    sequence += 1;
+    const order = { purchaseNo: `FS1-${sequence}`, sku, userId, purchasedAt: new Date().toISOString() };
+    orders.push(order);
+    byBuyer.set(userId, order);
+    return send(res, 200, { success: true, data: order });
+  }
+
+  // A purchase now, or when the stall ends if it arrived during the stall.
+  function purchaseOrWait(req, res) {
+    if (stall) {
+      firstPurchaseAt ??= Date.now();
+      const now = Date.now();
+      const stallEnd = firstPurchaseAt + stall.afterMs + stall.forMs;
+      if (now >= firstPurchaseAt + stall.afterMs && now < stallEnd) {
+        setTimeout(() => purchase(req, res), stallEnd - now);
+        return;
+      }
+    }
+    purchase(req, res);
+  }
+
+  function products(url, res) {
+    const rest = url.pathname.slice('/api/v1/products/'.length).split('/');
+    if (rest[0] !== sku) return send(res, 404, { success: false, error: { code: 'NOT_FOUND', message: 'no sale' } });
+    if (rest.length === 1) {
+      return send(res, 200, { success: true, data: { ...sale(), currentStock: remaining, totalPurchases: stock - remaining, createdAt: '2020-01-01T00:00:00.000Z' } });
+    }
+    const limit = Number(url.searchParams.get('limit') ?? 100);
+    const after = url.searchParams.get('after');
+    const start = after === null ? 0 : orders.findIndex((o) => o.purchaseNo === after) + 1;
+    const page = orders.slice(start, start + limit);
+    const next = start + limit < orders.length ? page[page.length - 1].purchaseNo : null;
+    return send(res, 200, { success: true, data: page, meta: { nextCursor: next } });
+  }
+
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://x');
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
+    req.resume();
     req.on('end', () => {
-      const admin = req.headers['x-admin-key'] === adminKey;
       if (req.method === 'GET' && url.pathname === '/api/v1/sales') {
         if (url.searchParams.get('sku') !== sku) return send(res, 404, { success: false, error: { code: 'NOT_FOUND', message: 'no sale' } });
         return send(res, 200, { success: true, data: sale() });
       }
-      if (req.method === 'POST' && url.pathname === '/api/v1/purchases') {
-        let userId = req.headers['x-user-id'];
-        if (jwt) {
-          const auth = req.headers.authorization ?? '';
-          const claims = auth.startsWith('Bearer ') ? verifyToken(auth.slice(7), jwt) : 'no bearer token';
-          if (typeof claims === 'string') return send(res, 401, { success: false, error: { code: 'UNAUTHORIZED', message: claims } });
-          tokens.push(auth.slice(7));
-          userId = claims.sub;
-        }
-        if (!userId) return send(res, 400, { success: false, error: { code: 'VALIDATION_ERROR', message: 'no buyer', field: 'X-User-Id' } });
-        purchases += 1;
-        if (behaviour === 'limiting' && purchases % 3 === 0) {
-          const text = JSON.stringify({ success: false, error: { code: 'RATE_LIMITED', message: 'slow down', retryAfterMs: 1000 } });
-          res.writeHead(429, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Retry-After': '1' });
-          return res.end(text);
-        }
-        if (behaviour === 'lying') {
-          sequence += 1;
-          return send(res, 200, { success: true, data: { purchaseNo: `FS1-${sequence}`, sku, userId, purchasedAt: new Date().toISOString() } });
-        }
-        const held = byBuyer.get(userId);
-        if (held) return send(res, 200, { success: false, error: { code: 'ALREADY_PURCHASED', message: 'already', purchaseNo: held.purchaseNo } });
-        if (remaining === 0) return send(res, 200, { success: false, error: { code: 'SOLD_OUT', message: 'sold out' } });
-        remaining -= 1;
-        sequence += 1;
-        const order = { purchaseNo: `FS1-${sequence}`, sku, userId, purchasedAt: new Date().toISOString() };
-        orders.push(order);
-        byBuyer.set(userId, order);
-        return send(res, 200, { success: true, data: order });
-      }
+      if (req.method === 'POST' && url.pathname === '/api/v1/purchases') return purchaseOrWait(req, res);
       if (url.pathname.startsWith('/api/v1/products/')) {
-        if (!admin) return send(res, 401, { success: false, error: { code: 'UNAUTHORIZED', message: 'admin key' } });
-        const rest = url.pathname.slice('/api/v1/products/'.length).split('/');
-        if (rest[0] !== sku) return send(res, 404, { success: false, error: { code: 'NOT_FOUND', message: 'no sale' } });
-        if (rest.length === 1) {
-          return send(res, 200, { success: true, data: { ...sale(), currentStock: remaining, totalPurchases: stock - remaining, createdAt: '2020-01-01T00:00:00.000Z' } });
-        }
-        const limit = Number(url.searchParams.get('limit') ?? 100);
-        const after = url.searchParams.get('after');
-        const start = after === null ? 0 : orders.findIndex((o) => o.purchaseNo === after) + 1;
-        const page = orders.slice(start, start + limit);
-        const next = start + limit < orders.length ? page[page.length - 1].purchaseNo : null;
-        return send(res, 200, { success: true, data: page, meta: { nextCursor: next } });
+        if (req.headers['x-admin-key'] !== adminKey) return send(res, 401, { success: false, error: { code: 'UNAUTHORIZED', message: 'admin key' } });
+        return products(url, res);
       }
-      send(res, 404, { success: false, error: { code: 'NOT_FOUND', message: 'no such route' } });
+      return send(res, 404, { success: false, error: { code: 'NOT_FOUND', message: 'no such route' } });
     });
   });
   server.keepAliveTimeout = 60_000;
