@@ -386,7 +386,7 @@ void distributed_metrics(engine_loop_t *handle, engine_cb cb, void *ctx)
          atomic_load_explicit(&engine->redis_stats.timeouts, memory_order_relaxed)},
         {"flashsale_redis_reconnects_total", "Redis connections established again after a loss.",
          atomic_load_explicit(&engine->redis_stats.reconnects, memory_order_relaxed)},
-        {"flashsale_redis_noscript_total", "Scripts sent again in full after NOSCRIPT.",
+        {"flashsale_redis_noscript_total", "NOSCRIPT replies: the script cache was emptied under a connection, which was then dropped.",
          atomic_load_explicit(&engine->redis_stats.noscript, memory_order_relaxed)},
         {"flashsale_postgres_queries_total", "Queries sent to PostgreSQL by the server.",
          atomic_load_explicit(&engine->pg_stats.queries, memory_order_relaxed)},
