@@ -94,7 +94,8 @@ bool distributed_pg_rows(const PGresult *result);
 void distributed_create_sale(engine_loop_t *handle, const sale_fields_t *fields, engine_cb cb, void *ctx);
 void distributed_update_sale(engine_loop_t *handle, const char *sku, const sale_fields_t *fields,
                              engine_cb cb, void *ctx);
-void distributed_delete_sale(engine_loop_t *handle, const char *sku, engine_cb cb, void *ctx);
+void distributed_delete_sale(engine_loop_t *handle, const char *sku, uint64_t sale_id, engine_cb cb,
+                             void *ctx);
 
 /* The engine_ops_t entries of distributed_reads.c. */
 void distributed_get_purchase(engine_loop_t *handle, const char *sku, const char *user_id, engine_cb cb,

@@ -722,7 +722,7 @@ static void route_product(reply_t *reply, const char *rest, size_t rest_len)
         if (method_is(req, "GET"))
             reply->thread->engine->engine->ops->get_sale(reply->thread->engine, sku, on_engine_answer, call);
         else
-            reply->thread->engine->engine->ops->delete_sale(reply->thread->engine, sku, on_engine_answer,
+            reply->thread->engine->engine->ops->delete_sale(reply->thread->engine, sku, 0, on_engine_answer,
                                                             call);
     }
 }

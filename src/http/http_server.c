@@ -178,7 +178,7 @@ static void on_demo_found(void *ctx, const engine_result_t *result)
     else if (result->status == ENGINE_OK && sale_state(result->sale, clock_now_ms()) == SALE_STATE_ACTIVE)
         demo->done = true;
     else if (result->status == ENGINE_OK)
-        loop->engine->ops->delete_sale(loop, "DEMO-001", on_demo_deleted, demo);
+        loop->engine->ops->delete_sale(loop, "DEMO-001", 0, on_demo_deleted, demo);
     else
         demo->failed = demo->done = true;
 }

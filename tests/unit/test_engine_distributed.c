@@ -346,10 +346,11 @@ static answer_t update_sale(fixture_t *fixture, const char *sku, const sale_fiel
     return answer;
 }
 
-static answer_t delete_sale(fixture_t *fixture, const char *sku)
+/* sale_id 0: whichever sale the sku holds. */
+static answer_t delete_sale(fixture_t *fixture, const char *sku, uint64_t sale_id)
 {
     answer_t answer = {0};
-    ops(fixture)->delete_sale(fixture->handle, sku, on_answer, &answer);
+    ops(fixture)->delete_sale(fixture->handle, sku, sale_id, on_answer, &answer);
     run_until(fixture, &answer.done);
     return answer;
 }
@@ -404,14 +405,15 @@ static void test_admin_writes_reach_both_stores(void **state)
     assert_int_equal(update_sale(fixture, "ADMIN", &start_now).status, ENGINE_OK);
     answer_t first = purchase(fixture, "ADMIN", "alice");
     assert_int_equal(first.outcome, SALE_OUTCOME_SUCCESS);
-    assert_int_equal(update_sale(fixture, "ADMIN", &bigger).status, ENGINE_NOT_MODIFIABLE);
-    assert_int_equal(update_sale(fixture, "NOPE", &bigger).status, ENGINE_NOT_FOUND);
+    sale_fields_t more = {.has_initial_stock = true, .initial_stock = 30};
+    assert_int_equal(update_sale(fixture, "ADMIN", &more).status, ENGINE_NOT_MODIFIABLE);
+    assert_int_equal(update_sale(fixture, "NOPE", &more).status, ENGINE_NOT_FOUND);
 
     /* The delete takes the sale's persisted purchases with it. */
     commit_order(fixture, &created.sale, &first.purchase, 1);
-    assert_int_equal(delete_sale(fixture, "ADMIN").status, ENGINE_OK);
+    assert_int_equal(delete_sale(fixture, "ADMIN", 0).status, ENGINE_OK);
     assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM purchases"), 0);
-    assert_int_equal(delete_sale(fixture, "ADMIN").status, ENGINE_NOT_FOUND);
+    assert_int_equal(delete_sale(fixture, "ADMIN", 0).status, ENGINE_NOT_FOUND);
     assert_int_equal(get_sale(fixture, "ADMIN").status, ENGINE_NOT_FOUND);
     assert_int_equal(redis_int(fixture, "EXISTS flashsale:{ADMIN}:sale flashsale:{ADMIN}:orders"), 0);
     assert_int_equal(redis_int(fixture, "SISMEMBER " OUTBOX_SALES_SET " ADMIN"), 0);
@@ -643,6 +645,89 @@ static void assert_same_answer(const answer_t *cached, const answer_t *script)
     }
 }
 
+/* What a create whose Redis step failed leaves: the sale in PostgreSQL only. */
+static answer_t create_when_available(fixture_t *fixture, const char *sku, int64_t stock, int64_t start_ms,
+                                      int64_t end_ms)
+{
+    int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
+    answer_t answer;
+    while ((answer = create_sale(fixture, sku, stock, start_ms, end_ms)).status == ENGINE_UNAVAILABLE) {
+        assert_true(clock_monotonic_ms() < deadline);
+        run_for(fixture, 10);
+    }
+    return answer;
+}
+
+static void test_admin_writes_may_be_repeated(void **state)
+{
+    fixture_t *fixture = *state;
+    int64_t now = clock_now_ms();
+
+    /* A repeated create answers the sale as it is now; other fields are a conflict. */
+    answer_t created = create_sale(fixture, "REPEAT", 10, now - HOUR_MS, now + HOUR_MS);
+    assert_int_equal(created.status, ENGINE_OK);
+    assert_int_equal(purchase(fixture, "REPEAT", "alice").outcome, SALE_OUTCOME_SUCCESS);
+    answer_t repeated = create_sale(fixture, "REPEAT", 10, now - HOUR_MS, now + HOUR_MS);
+    assert_int_equal(repeated.status, ENGINE_OK);
+    assert_int_equal(repeated.sale.sale_id, created.sale.sale_id);
+    assert_int_equal(repeated.sale.created_ms, created.sale.created_ms);
+    assert_int_equal(repeated.sale.stock, 9);
+    assert_int_equal(create_sale(fixture, "REPEAT", 11, now - HOUR_MS, now + HOUR_MS).status,
+                     ENGINE_CONFLICT);
+    assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM sales WHERE sku = 'REPEAT'"), 1);
+
+    /* The first attempt reached PostgreSQL only: the repeat never creates the Redis sale itself
+     * (the reconciler does), and then answers it. */
+    answer_t half = create_sale(fixture, "HALF", 5, now - HOUR_MS, now + HOUR_MS);
+    freeReplyObject(
+        redis_do(fixture, "DEL flashsale:{HALF}:sale flashsale:{HALF}:buyers flashsale:{HALF}:orders"));
+    freeReplyObject(redis_do(fixture, "SREM " OUTBOX_SALES_SET " HALF"));
+    answer_t completed = create_when_available(fixture, "HALF", 5, now - HOUR_MS, now + HOUR_MS);
+    assert_int_equal(completed.status, ENGINE_OK);
+    assert_int_equal(completed.sale.sale_id, half.sale.sale_id);
+    assert_int_equal(redis_int(fixture, "SISMEMBER " OUTBOX_SALES_SET " HALF"), 1);
+    assert_int_equal(purchase(fixture, "HALF", "alice").outcome, SALE_OUTCOME_SUCCESS);
+
+    /* An update that changes nothing is answered in any state; one that changes something only
+     * while the sale is upcoming. */
+    answer_t upcoming = create_sale(fixture, "REPEAT-UP", 10, now + HOUR_MS, now + 2 * HOUR_MS);
+    sale_fields_t start_now = {.has_start = true, .start_ms = now - 1000};
+    assert_int_equal(update_sale(fixture, "REPEAT-UP", &start_now).status, ENGINE_OK);
+    assert_int_equal(purchase(fixture, "REPEAT-UP", "alice").outcome, SALE_OUTCOME_SUCCESS);
+    answer_t again = update_sale(fixture, "REPEAT-UP", &start_now);
+    assert_int_equal(again.status, ENGINE_OK);
+    assert_int_equal(again.sale.sale_id, upcoming.sale.sale_id);
+    assert_int_equal(again.sale.start_ms, now - 1000);
+    assert_int_equal(again.sale.stock, 9);
+    sale_fields_t renamed = {.has_product_name = true};
+    snprintf(renamed.product_name, sizeof(renamed.product_name), "Renamed");
+    assert_int_equal(update_sale(fixture, "REPEAT-UP", &renamed).status, ENGINE_NOT_MODIFIABLE);
+
+    /* PostgreSQL kept an update whose Redis step went unanswered; the sale has started since, so
+     * Redis' fields are final and a refused update writes them back. */
+    PQclear(PQexec(fixture->pg, "UPDATE sales SET product_name = 'Diverged' WHERE sku = 'REPEAT-UP'"));
+    assert_int_equal(update_sale(fixture, "REPEAT-UP", &renamed).status, ENGINE_NOT_MODIFIABLE);
+    int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
+    while (services_query_int(
+               fixture->pg,
+               "SELECT count(*) FROM sales WHERE sku = 'REPEAT-UP' AND product_name = 'Diverged'") != 0) {
+        assert_true(clock_monotonic_ms() < deadline);
+        run_for(fixture, 10);
+    }
+
+    /* A delete naming its sale deletes only that one. */
+    assert_int_equal(delete_sale(fixture, "REPEAT", created.sale.sale_id + 1000).status, ENGINE_NOT_FOUND);
+    assert_int_equal(get_sale(fixture, "REPEAT").status, ENGINE_OK);
+    assert_int_equal(delete_sale(fixture, "REPEAT", created.sale.sale_id).status, ENGINE_OK);
+    assert_int_equal(delete_sale(fixture, "REPEAT", created.sale.sale_id).status, ENGINE_NOT_FOUND);
+    answer_t newer = create_live_sale(fixture, "REPEAT", 3);
+    assert_int_equal(delete_sale(fixture, "REPEAT", created.sale.sale_id).status, ENGINE_NOT_FOUND);
+    answer_t kept = get_sale(fixture, "REPEAT");
+    assert_int_equal(kept.status, ENGINE_OK);
+    assert_int_equal(kept.sale.sale_id, newer.sale.sale_id);
+    assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM sales WHERE sku = 'REPEAT'"), 1);
+}
+
 static void test_sold_out_sale_is_answered_without_redis(void **state)
 {
     fixture_t *fixture = *state;
@@ -724,7 +809,7 @@ static void test_sold_out_copy_follows_delete_and_create(void **state)
     assert_int_equal(purchase_until_cached(fixture, "AGAIN", "bob").outcome, SALE_OUTCOME_SOLD_OUT);
 
     /* Through this instance: its next purchase already sees the new sale. */
-    assert_int_equal(delete_sale(fixture, "AGAIN").status, ENGINE_OK);
+    assert_int_equal(delete_sale(fixture, "AGAIN", 0).status, ENGINE_OK);
     create_live_sale(fixture, "AGAIN", 2);
     assert_int_equal(purchase(fixture, "AGAIN", "bob").outcome, SALE_OUTCOME_SUCCESS);
     assert_int_equal(purchase(fixture, "AGAIN", "carol").outcome, SALE_OUTCOME_SUCCESS);
@@ -734,7 +819,7 @@ static void test_sold_out_copy_follows_delete_and_create(void **state)
     fixture_t other = {0};
     snprintf(other.postgres_url, sizeof(other.postgres_url), "%s", fixture->postgres_url);
     open_engine(&other);
-    assert_int_equal(delete_sale(&other, "AGAIN").status, ENGINE_OK);
+    assert_int_equal(delete_sale(&other, "AGAIN", 0).status, ENGINE_OK);
     answer_t created = create_live_sale(&other, "AGAIN", 5);
     close_engine(&other);
     run_for(fixture, SALE_SNAPSHOT_MAX_AGE_MS + 1);
@@ -1210,6 +1295,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_write_leaves_the_rest_of_a_batch_undecided, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin_writes_reach_both_stores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_writes_may_be_repeated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listing_merges_postgres_and_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_reads_come_from_the_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sold_out_sale_is_answered_without_redis, setup, teardown),
