@@ -1,7 +1,8 @@
 /*
- * flashsale: one binary, two commands. `serve` runs the HTTP API on the embedded engine (SQLite)
+ * flashsale: one binary, three commands. `serve` runs the HTTP API on the embedded engine (SQLite)
  * or, given --redis and --postgres, on the distributed one; `worker` runs the persister of the
- * distributed mode. Configuration errors end the process with one line on stderr and status 2.
+ * distributed mode; `data-loss` lists (and acknowledges) the Redis data losses the distributed
+ * mode recorded. Configuration errors end the process with one line on stderr and status 2.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -133,6 +134,24 @@ static int worker(int argc, char **argv)
     return distributed_worker_run(config.redis_url, config.postgres_url, &worker_stop) == 0 ? 0 : 1;
 }
 
+static int data_loss(int argc, char **argv)
+{
+    char err[512];
+    config_t config;
+    int status, listed;
+
+    if ((status = finish_parse(config_parse_data_loss(&config, argc, argv, err, sizeof(err)), err)) >= 0)
+        return status;
+    if ((listed = distributed_data_loss(config.postgres_url, config.acknowledge, stdout, err, sizeof(err))) <
+        0) {
+        fprintf(stderr, "flashsale: %s\n", err);
+        return 1;
+    }
+    if (listed == 0)
+        puts("no unacknowledged Redis data loss");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
@@ -141,6 +160,8 @@ int main(int argc, char **argv)
         return serve(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "worker") == 0)
         return worker(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "data-loss") == 0)
+        return data_loss(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
         fputs(config_usage, stdout);
         return 0;

@@ -9,7 +9,9 @@
 #define FLASHSALE_DISTRIBUTED_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/engine.h"
 
@@ -27,5 +29,13 @@ engine_t *distributed_engine_open(const char *redis_url, const char *postgres_ur
  * process on its own thread (serve --with-worker).
  */
 int distributed_worker_run(const char *redis_url, const char *postgres_url, volatile sig_atomic_t *stop);
+
+/*
+ * `flashsale data-loss`: writes the Redis data losses not yet acknowledged to out, one line each
+ * (data_loss.h), and with acknowledge marks them acknowledged, which clears /health's redis_data
+ * check on every instance. Migrates the schema first. Returns how many were listed, or -1 with one
+ * line in err.
+ */
+int distributed_data_loss(const char *postgres_url, bool acknowledge, FILE *out, char *err, size_t err_size);
 
 #endif

@@ -36,6 +36,7 @@ typedef struct {
      * taken at it or later has seen every sale_id change made here. */
     atomic_uint_fast64_t admin_generation;
     atomic_uint_fast64_t sold_out_answers; /* purchases answered by a sold_out_cache */
+    uint64_t opening_losses;               /* Redis data losses found by the pass at the start */
     reconciler_t *reconciler;
     worker_lag_sampler_t *lag_sampler;
 } distributed_engine_t;

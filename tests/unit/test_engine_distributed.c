@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "core/clock.h"
+#include "distributed/data_loss.h"
 #include "distributed/distributed.h"
 #include "distributed/outbox.h"
 #include "distributed/reconcile.h"
@@ -897,15 +898,35 @@ static void test_postgres_outage_leaves_purchases_working(void **state)
     answer_t health = {0};
     ops(fixture)->health(fixture->handle, on_answer, &health);
     run_until(fixture, &health.done);
-    assert_int_equal(health.check_count, 3);
+    assert_int_equal(health.check_count, 4);
     assert_string_equal(health.checks[0].name, "redis");
     assert_true(health.checks[0].ok);
     assert_string_equal(health.checks[1].name, "postgres");
     assert_false(health.checks[1].ok);
+    assert_string_equal(health.checks[3].name, "redis_data");
+    assert_false(health.checks[3].ok);
+    assert_string_equal(health.checks[3].detail, "unknown: postgres unreachable");
 
     assert_int_equal(services_run(&services, "start", "postgres"), 0);
     PQreset(fixture->pg);
     assert_int_equal(create_sale(fixture, "PGDOWN-2", 1, now, now + HOUR_MS).status, ENGINE_OK);
+}
+
+/* The value of a metric line "NAME VALUE"; -1 when absent. */
+static double metric(const answer_t *metrics, const char *name)
+{
+    char line[128];
+    snprintf(line, sizeof(line), "\n%s ", name);
+    const char *found = strstr(metrics->text, line);
+    return found != NULL ? strtod(found + strlen(line), NULL) : -1;
+}
+
+static answer_t metrics_now(fixture_t *fixture)
+{
+    answer_t metrics = {0};
+    ops(fixture)->metrics(fixture->handle, on_answer, &metrics);
+    run_until(fixture, &metrics.done);
+    return metrics;
 }
 
 static void test_flushall_is_reconciled(void **state)
@@ -917,15 +938,91 @@ static void test_flushall_is_reconciled(void **state)
     persist_order(fixture, &created.sale, &first.purchase, 1);
     persist_order(fixture, &created.sale, &second.purchase, 2);
 
+    /* dave's order is in the stream only: FLUSHALL loses it, with its number FS<id>-3. */
+    answer_t lost = purchase(fixture, "FLUSH", "dave");
+    assert_int_equal(lost.outcome, SALE_OUTCOME_SUCCESS);
+
     freeReplyObject(redis_do(fixture, "FLUSHALL"));
     /* Until the reconciler has rebuilt the sale, purchases are not answered "no such sale". */
     answer_t during = purchase_when_available(fixture, "FLUSH", "carol");
     assert_int_equal(during.outcome, SALE_OUTCOME_SUCCESS);
+    /* The numbers the lost stream took are unknown: they continue in the next generation. */
     char expected[SALE_PURCHASE_NO_MAX];
-    snprintf(expected, sizeof(expected), "FS%" PRIu64 "-3", created.sale.sale_id);
+    snprintf(expected, sizeof(expected), "FS%" PRIu64 "-%lld", created.sale.sale_id,
+             RECONCILE_GENERATION_SPAN + 1);
     assert_string_equal(during.purchase.purchase_no, expected);
+    assert_string_not_equal(during.purchase.purchase_no, lost.purchase.purchase_no);
+    assert_int_equal(
+        services_query_int(fixture->pg, "SELECT sequence_generation FROM sales WHERE sku = 'FLUSH'"), 1);
     assert_string_equal(purchase(fixture, "FLUSH", "alice").purchase.purchase_no, first.purchase.purchase_no);
+    /* dave's unit came back with the loss. */
     assert_int_equal(redis_int(fixture, "HGET flashsale:{FLUSH}:sale stock"), 2);
+
+    /* Reported: recorded in PostgreSQL, counted, and /health's redis_data check fails. */
+    assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM redis_data_losses"), 1);
+    answer_t metrics = metrics_now(fixture);
+    assert_int_equal((long long)metric(&metrics, "flashsale_redis_data_losses_total"), 1);
+    answer_t health = {0};
+    ops(fixture)->health(fixture->handle, on_answer, &health);
+    run_until(fixture, &health.done);
+    assert_string_equal(health.checks[3].name, "redis_data");
+    assert_false(health.checks[3].ok);
+    assert_non_null(strstr(health.checks[3].detail, "1 unacknowledged loss since "));
+    /* Acknowledged (by `flashsale data-loss --acknowledge`): reported no more. */
+    char err[256];
+    FILE *out = fopen("/dev/null", "w");
+    assert_int_equal(data_loss_list(fixture->pg, true, out, err, sizeof(err)), 1);
+    assert_int_equal(data_loss_list(fixture->pg, false, out, err, sizeof(err)), 0);
+    fclose(out);
+    answer_t after = {0};
+    ops(fixture)->health(fixture->handle, on_answer, &after);
+    run_until(fixture, &after.done);
+    assert_true(after.checks[3].ok);
+}
+
+static void test_redis_behind_postgres_is_repaired(void **state)
+{
+    fixture_t *fixture = *state;
+    answer_t created = create_live_sale(fixture, "LAG", 10);
+    answer_t orders[3];
+    const char *users[] = {"alice", "bob", "carol"};
+    for (int i = 0; i < 3; i++) {
+        orders[i] = purchase(fixture, "LAG", users[i]);
+        persist_order(fixture, &created.sale, &orders[i].purchase, i + 1);
+    }
+    /* A replica that lagged, promoted: it saw only alice's order. */
+    freeReplyObject(redis_do(fixture, "HSET flashsale:{LAG}:sale next_sequence 2 stock 9"));
+    freeReplyObject(redis_do(fixture, "HDEL flashsale:{LAG}:buyers bob carol"));
+    char err[256];
+    int losses = -1;
+    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, &losses, err, sizeof(err)), 0);
+    assert_int_equal(losses, 1);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{LAG}:sale next_sequence"),
+                     RECONCILE_GENERATION_SPAN + 1);
+    assert_int_equal(redis_int(fixture, "HLEN flashsale:{LAG}:buyers"), 3);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{LAG}:sale stock"), 7);
+    redisReply *staging = redis_do(fixture, "KEYS flashsale:{LAG}:staging:*");
+    assert_int_equal(staging->elements, 0);
+    freeReplyObject(staging);
+    answer_t bob = purchase(fixture, "LAG", "bob");
+    assert_int_equal(bob.outcome, SALE_OUTCOME_ALREADY_PURCHASED);
+    assert_string_equal(bob.purchase.purchase_no, orders[1].purchase.purchase_no);
+    answer_t dave = purchase(fixture, "LAG", "dave");
+    char expected[SALE_PURCHASE_NO_MAX];
+    snprintf(expected, sizeof(expected), "FS%" PRIu64 "-%lld", created.sale.sale_id,
+             RECONCILE_GENERATION_SPAN + 1);
+    assert_string_equal(dave.purchase.purchase_no, expected);
+    /* Repaired once: a second pass finds nothing. */
+    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, &losses, err, sizeof(err)), 0);
+    assert_int_equal(losses, 0);
+
+    /* Its numbers in an older generation than PostgreSQL recorded: gone backwards past a move. */
+    PQclear(PQexec(fixture->pg, "UPDATE sales SET sequence_generation = 3 WHERE sku = 'LAG'"));
+    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, &losses, err, sizeof(err)), 0);
+    assert_int_equal(losses, 1);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{LAG}:sale next_sequence"),
+                     4 * RECONCILE_GENERATION_SPAN + 1);
+    assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM redis_data_losses"), 2);
 }
 
 static void test_rebuild_counts_the_stream_and_spares_live_sales(void **state)
@@ -944,7 +1041,7 @@ static void test_rebuild_counts_the_stream_and_spares_live_sales(void **state)
      * the stream, carol's in both (committed, not yet deleted): counted once. */
     freeReplyObject(redis_do(fixture, "DEL flashsale:{REBUILD}:sale flashsale:{REBUILD}:buyers"));
     char err[256];
-    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, err, sizeof(err)), 0);
+    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, NULL, err, sizeof(err)), 0);
     assert_int_equal(redis_int(fixture, "HGET flashsale:{REBUILD}:sale stock"), 7);
     assert_int_equal(redis_int(fixture, "HGET flashsale:{REBUILD}:sale next_sequence"), 4);
     assert_int_equal(redis_int(fixture, "HLEN flashsale:{REBUILD}:buyers"), 3);
@@ -956,7 +1053,7 @@ static void test_rebuild_counts_the_stream_and_spares_live_sales(void **state)
 
     /* A sale deleted from PostgreSQL behind Redis' back is removed from Redis. */
     PQclear(PQexec(fixture->pg, "SELECT flashsale_delete_sale('LIVE')"));
-    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, err, sizeof(err)), 0);
+    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, NULL, err, sizeof(err)), 0);
     assert_int_equal(redis_int(fixture, "EXISTS flashsale:{LIVE}:sale"), 0);
     assert_int_equal(redis_int(fixture, "SISMEMBER " OUTBOX_SALES_SET " LIVE"), 0);
 }
@@ -967,33 +1064,20 @@ static void test_health_and_metrics(void **state)
     answer_t health = {0};
     ops(fixture)->health(fixture->handle, on_answer, &health);
     run_until(fixture, &health.done);
-    assert_int_equal(health.check_count, 3);
+    assert_int_equal(health.check_count, 4);
     assert_true(health.checks[0].ok && health.checks[0].latency_ms >= 0);
     assert_true(health.checks[1].ok && health.checks[1].latency_ms >= 0);
     assert_string_equal(health.checks[2].name, "outbox");
     assert_true(health.checks[2].ok);
+    assert_string_equal(health.checks[3].name, "redis_data");
+    assert_true(health.checks[3].ok);
+    assert_false(health.checks[3].required);
     answer_t metrics = {0};
     ops(fixture)->metrics(fixture->handle, on_answer, &metrics);
     run_until(fixture, &metrics.done);
     assert_non_null(strstr(metrics.text, "# TYPE flashsale_redis_reconnects_total counter\n"));
     assert_non_null(strstr(metrics.text, "flashsale_reconcile_passes_total "));
-}
-
-/* The value of a metric line "NAME VALUE"; -1 when absent. */
-static double metric(const answer_t *metrics, const char *name)
-{
-    char line[128];
-    snprintf(line, sizeof(line), "\n%s ", name);
-    const char *found = strstr(metrics->text, line);
-    return found != NULL ? strtod(found + strlen(line), NULL) : -1;
-}
-
-static answer_t metrics_now(fixture_t *fixture)
-{
-    answer_t metrics = {0};
-    ops(fixture)->metrics(fixture->handle, on_answer, &metrics);
-    run_until(fixture, &metrics.done);
-    return metrics;
+    assert_non_null(strstr(metrics.text, "\nflashsale_redis_data_losses_total 0\n"));
 }
 
 /* Runs the loop until the lag sampler has seen `length` orders waiting; returns those metrics. */
@@ -1015,7 +1099,7 @@ static bool outbox_check(fixture_t *fixture, char *detail, size_t detail_size)
     answer_t health = {0};
     ops(fixture)->health(fixture->handle, on_answer, &health);
     run_until(fixture, &health.done);
-    assert_int_equal(health.check_count, 3);
+    assert_int_equal(health.check_count, 4);
     assert_string_equal(health.checks[2].name, "outbox");
     assert_non_null(health.checks[2].detail);
     snprintf(detail, detail_size, "%s", health.checks[2].detail);
@@ -1303,6 +1387,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sold_out_copy_follows_delete_and_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sold_out_copy_is_dropped_on_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flushall_is_reconciled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_behind_postgres_is_repaired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_counts_the_stream_and_spares_live_sales, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_health_and_metrics, setup, teardown),
