@@ -1,6 +1,7 @@
 #include "http/http_api.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -684,6 +685,31 @@ static void list_product_purchases(const reply_t *reply, const char *sku)
                                                            on_engine_answer, call);
 }
 
+/* ?saleId=N deletes the sku's sale only if it is sale N: a retry cannot delete a newer one. */
+static void delete_product(const reply_t *reply, const char *sku)
+{
+    const char *sale_id_text = query_param(reply->req, "saleId");
+    unsigned long long sale_id = 0;
+    pending_call_t *call;
+
+    if (sale_id_text != NULL) {
+        char *end;
+        errno = 0;
+        sale_id = strtoull(sale_id_text, &end, 10);
+        if (sale_id_text[0] < '1' || sale_id_text[0] > '9' || *end != '\0' || errno != 0 ||
+            sale_id > INT64_MAX) {
+            send_validation_error(reply, "saleId",
+                                  "must be a positive integer: the saleId of the sale to delete");
+            return;
+        }
+    }
+    if ((call = start_call(reply, render_deleted,
+                           sale_id_text != NULL ? "no sale with this sku and saleId"
+                                                : "no sale with this sku")) != NULL)
+        reply->thread->engine->engine->ops->delete_sale(reply->thread->engine, sku, (uint64_t)sale_id,
+                                                        on_engine_answer, call);
+}
+
 static void send_method_not_allowed(const reply_t *reply, const char *allow)
 {
     h2o_add_header(&reply->req->pool, &reply->req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
@@ -716,14 +742,11 @@ static void route_product(reply_t *reply, const char *rest, size_t rest_len)
         list_product_purchases(reply, sku);
     } else if (method_is(req, "PUT")) {
         update_product(reply, sku);
-    } else if ((call = start_call(reply, method_is(req, "GET") ? render_sale : render_deleted,
-                                  "no sale with this sku")) != NULL) {
+    } else if (method_is(req, "DELETE")) {
+        delete_product(reply, sku);
+    } else if ((call = start_call(reply, render_sale, "no sale with this sku")) != NULL) {
         call->admin = true;
-        if (method_is(req, "GET"))
-            reply->thread->engine->engine->ops->get_sale(reply->thread->engine, sku, on_engine_answer, call);
-        else
-            reply->thread->engine->engine->ops->delete_sale(reply->thread->engine, sku, 0, on_engine_answer,
-                                                            call);
+        reply->thread->engine->engine->ops->get_sale(reply->thread->engine, sku, on_engine_answer, call);
     }
 }
 

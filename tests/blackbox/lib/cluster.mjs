@@ -10,7 +10,7 @@
 // other test files running in parallel keep theirs.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +67,11 @@ export async function makeStore({ privatePostgres = false } = {}) {
     processes,
     redisCli: (...args) => run('redis-cli', ['-p', redisEnv.REDIS_PORT, ...args]),
     redisService: (command) => run(SERVICES, [command, 'redis'], redisEnv),
+    // A signal to redis-server itself (SIGSTOP: a Redis that hangs; SIGCONT: back).
+    async redisSignal(signal) {
+      const pid = Number((await readFile(path.join(redisEnv.SERVICES_DIR, 'redis', 'redis.pid'), 'utf8')).trim());
+      process.kill(pid, signal);
+    },
     postgresService: (command) => run(SERVICES, [command, 'postgres'], postgresEnv),
 
     async query(sql) {
