@@ -12,9 +12,10 @@
 #include <unistd.h>
 
 #include "core/clock.h"
-#include "distributed/data_loss.h"
+#include "core/log.h"
 #include "distributed/outbox.h"
-#include "distributed/redis_sale.h"
+#include "distributed/postgres/data_loss.h"
+#include "distributed/redis/redis_sale.h"
 
 #define REDIS_TIMEOUT_MS 5000
 /* Buyers per HSET while staging, so that no single command grows with the sale. */
@@ -239,7 +240,7 @@ static int rebuild_sale(redisContext *redis, PGconn *pg, PGresult *sales, int ro
     if (rebuilt == NULL)
         return -1;
     if (rebuilt->integer == 1) {
-        fprintf(stderr, "reconcile: rebuilt sale %s (%s) with %d persisted orders\n", sku, sale_id, rows);
+        log_info("reconcile", "rebuilt sale %s (%s) with %d persisted orders", sku, sale_id, rows);
         /* A lost stream is a loss when Redis had the sale: the marker went with it, or PostgreSQL
          * holds orders of it. Otherwise it is a create whose Redis step failed. */
         if (behind || (stream_lost && (pass->ready_missing || rows > 0))) {
@@ -374,7 +375,7 @@ static int prune_sku(redisContext *redis, PGconn *pg, const char *sku, char *err
         if (deleted) {
             const char *argv[] = {keys.sale, keys.buyers, keys.orders, current->str};
             freeReplyObject(script(redis, err, err_size, &redis_sale_delete_script, 3, 4, argv));
-            fprintf(stderr, "reconcile: removed sale %s (%s), deleted in PostgreSQL\n", sku, current->str);
+            log_info("reconcile", "removed sale %s (%s), deleted in PostgreSQL", sku, current->str);
         }
     }
     freeReplyObject(current);
@@ -484,14 +485,12 @@ static void *run(void *data)
         if (result == 0)
             atomic_fetch_add_explicit(&reconciler->passes, 1, memory_order_relaxed);
         else
-            fprintf(stderr, "reconcile: %s; retrying in %d s\n", err, RETRY_DELAY_SECONDS);
+            log_warn("reconcile", "%s; retrying in %d s", err, RETRY_DELAY_SECONDS);
 
         pthread_mutex_lock(&reconciler->lock);
         if (result != 0) {
             /* The stores may be down: wait, unless asked to stop, and try again. */
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += RETRY_DELAY_SECONDS;
+            struct timespec until = clock_deadline_in(RETRY_DELAY_SECONDS * 1000);
             if (!reconciler->stopping)
                 pthread_cond_timedwait(&reconciler->wake, &reconciler->lock, &until);
             reconciler->requested = true;
@@ -509,7 +508,7 @@ reconciler_t *reconciler_start(const redis_address_t *redis, const char *postgre
     reconciler->redis = *redis;
     reconciler->postgres_url = strdup(postgres_url);
     pthread_mutex_init(&reconciler->lock, NULL);
-    pthread_cond_init(&reconciler->wake, NULL);
+    clock_cond_init(&reconciler->wake);
     if (reconciler->postgres_url == NULL || pthread_create(&reconciler->thread, NULL, run, reconciler) != 0) {
         pthread_cond_destroy(&reconciler->wake);
         pthread_mutex_destroy(&reconciler->lock);

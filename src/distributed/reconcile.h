@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "distributed/redis_address.h"
+#include "distributed/redis/redis_address.h"
 
 /* The sequences of one generation of a sale's purchase numbers. */
 #define RECONCILE_GENERATION_SPAN 1000000000LL

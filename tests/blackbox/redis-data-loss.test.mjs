@@ -58,11 +58,14 @@ async function health(server) {
 
 // The report: error line, metric, /health degraded until acknowledged with the CLI.
 async function assertReportedUntilAcknowledged(t, store, server) {
-  await waitFor(() => /error: redis data loss: /.test(server.child.output), { what: 'the error line of the loss' });
-  const metrics = await server.api('GET', '/metrics');
-  assert.ok(metricSum(metrics.text, 'flashsale_redis_data_losses_total') >= 1, 'flashsale_redis_data_losses_total');
-  const degraded = await health(server);
-  assert.equal(degraded.status, 'degraded', JSON.stringify(degraded));
+  await waitFor(() => / error +reconcile: redis data loss: /.test(server.child.output), { what: 'the error line of the loss' });
+  // Logged first, then recorded in PostgreSQL and counted, at the end of the reconciler's pass.
+  await waitFor(async () => metricSum((await server.api('GET', '/metrics')).text, 'flashsale_redis_data_losses_total') >= 1,
+    { what: 'flashsale_redis_data_losses_total to count the loss' });
+  const degraded = await waitFor(async () => {
+    const now = await health(server);
+    return now.status === 'degraded' && now;
+  }, { what: '/health to be degraded' });
   assert.equal(degraded.checks.redis_data.status, 'down');
   assert.match(degraded.checks.redis_data.detail, /unacknowledged loss/);
 

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "core/clock.h"
-#include "distributed/redis_client.h"
+#include "distributed/redis/redis_client.h"
 #include "services.h"
 
 #define WAIT_LIMIT_MS 20000
