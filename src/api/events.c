@@ -314,17 +314,21 @@ static void on_close(event_stream_t *stream, void *data)
 
 static const event_stream_handler_t handler = {.on_resume = on_resume, .on_close = on_close};
 
-/* Opens a stream for sku (NULL: every sale); false when the server holds max_subscribers already. */
-static bool subscribe(api_events_loop_t *owner, const http_request_t *request, const char *sku,
+/* Opens a stream for sku (NULL: every sale), or answers 503: beyond max_subscribers, or stopping. */
+static void subscribe(api_events_loop_t *owner, const http_request_t *request, const char *sku,
                       uint64_t last_event_id)
 {
     api_events_t *events = owner->events;
-    subscriber_t *sub;
+    subscriber_t *sub = NULL;
     if (atomic_fetch_add(&events->subscribers, 1) >= events->max_subscribers ||
-        (sub = calloc(1, sizeof(*sub))) == NULL) {
+        (sub = calloc(1, sizeof(*sub))) == NULL ||
+        (sub->stream = event_stream_open(request, last_event_id, &handler, sub)) == NULL) {
         atomic_fetch_sub(&events->subscribers, 1);
         atomic_fetch_add_explicit(&events->refused, 1, memory_order_relaxed);
-        return false;
+        free(sub);
+        http_reply_error(request, 503, "SERVICE_UNAVAILABLE",
+                         "this server holds as many event streams as it may; retry later or poll", NULL);
+        return;
     }
     sub->owner = owner;
     if (sku != NULL)
@@ -335,12 +339,10 @@ static bool subscribe(api_events_loop_t *owner, const http_request_t *request, c
         owner->watching = true;
         engine_watch(owner->engine, on_sales, owner);
     }
-    sub->stream = event_stream_open(request, last_event_id, &handler, sub);
     if (sale_feed_is_ready(owner->feed))
         attach(sub);
     else
         h2o_linklist_insert(&owner->waiting, &sub->link);
-    return true;
 }
 
 /* Last-Event-ID (or ?lastEventId=, for clients that cannot set headers): the ids of the new stream
@@ -369,9 +371,7 @@ void api_get_events(const http_request_t *request)
         http_reply_validation_error(request, "sku", "must be 1-64 characters of A-Z, a-z, 0-9 and -");
         return;
     }
-    if (!subscribe(owner, request, sku != NULL ? sku_copy : NULL, last_event_id(request)))
-        http_reply_error(request, 503, "SERVICE_UNAVAILABLE",
-                         "this server holds as many event streams as it may; retry later or poll", NULL);
+    subscribe(owner, request, sku != NULL ? sku_copy : NULL, last_event_id(request));
 }
 
 /* ---- lifecycle ---- */

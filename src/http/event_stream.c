@@ -284,6 +284,8 @@ event_stream_t *event_stream_open(const http_request_t *request, uint64_t last_e
 {
     event_stream_loop_t *owner = request->loop->streams;
     h2o_req_t *req = request->req;
+    if (owner == NULL)
+        return NULL; /* the server is stopping: its streams have ended */
     event_stream_t *stream = h2o_mem_alloc_shared(&req->pool, sizeof(*stream), on_dispose);
     *stream = (event_stream_t){
         .generator = {.proceed = on_proceed, .stop = on_stop},

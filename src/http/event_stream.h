@@ -80,7 +80,7 @@ uint64_t event_stream_loop_busy_ns(const event_stream_loop_t *owner);
  * Answers the request with 200, Content-Type: text/event-stream, Cache-Control: no-cache and
  * X-Accel-Buffering: no, and the retry line, on its loop's streams; it is counted in the request
  * metrics then, as a reply. The stream lives in the request's pool until on_close; handler and data
- * outlive it.
+ * outlive it. NULL, having sent nothing, once the server is stopping.
  */
 event_stream_t *event_stream_open(const http_request_t *request, uint64_t last_event_id,
                                   const event_stream_handler_t *handler, void *data);

@@ -234,7 +234,7 @@ static void test_changes_through_one_instance_reach_the_other(void **state)
     run_until_shown(fixture, &watcher, "B", 7);
 
     answer_t deleted = {0};
-    engine_delete_sale(first->handle, "A", on_answer, &deleted);
+    engine_delete_sale(first->handle, "A", 0, on_answer, &deleted);
     run_until(fixture, &deleted.done);
     assert_int_equal(deleted.status, ENGINE_OK);
     run_until_shown(fixture, &watcher, "A", -1);

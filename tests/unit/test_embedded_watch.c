@@ -231,7 +231,7 @@ static void test_every_change_reaches_another_loop(void **state)
     run_until_shown(fixture, &watcher, shows, &(expected_t){"B", 7});
 
     answer_t deleted = {0};
-    engine_delete_sale(fixture->handles[0], "A", on_answer, &deleted);
+    engine_delete_sale(fixture->handles[0], "A", 0, on_answer, &deleted);
     run_until(fixture, &deleted.done);
     assert_int_equal(deleted.status, ENGINE_OK);
     run_until_shown(fixture, &watcher, shows, &(expected_t){"A", -1});
