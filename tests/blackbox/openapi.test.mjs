@@ -267,7 +267,9 @@ test('every documented answer the server can give fits the document', { skip }, 
   const sku = uniqueSku('DOC');
   const fields = { sku, productName: 'Documented', initialStock: 4, startTime: isoIn(3_600_000), endTime: isoIn(7_200_000) };
   await call('POST', '/api/v1/products', '/api/v1/products', { admin, body: fields });
+  // the same create again is a retry (201); the same sku with other fields a conflict
   await call('POST', '/api/v1/products', '/api/v1/products', { admin, body: fields });
+  await call('POST', '/api/v1/products', '/api/v1/products', { admin, body: { ...fields, productName: 'Another' } });
   await call('POST', '/api/v1/products', '/api/v1/products', { admin, body: { ...fields, sku: 'bad sku!' } });
   await call('POST', '/api/v1/products', '/api/v1/products', { body: fields });
   await call('POST', '/api/v1/products', '/api/v1/products', { admin, body: 'x'.repeat(20_000), headers: json });
@@ -288,6 +290,7 @@ test('every documented answer the server can give fits the document', { skip }, 
   await call('GET', '/api/v1/products/{sku}/purchases', `/api/v1/products/${live.sku}/purchases`);
   await call('GET', '/api/v1/products/{sku}/purchases', '/api/v1/products/NO-SUCH-SALE/purchases', { admin });
   await call('DELETE', '/api/v1/products/{sku}', `/api/v1/products/${sku}`);
+  await call('DELETE', '/api/v1/products/{sku}', `/api/v1/products/${sku}?saleId=x`, { admin });
   await call('DELETE', '/api/v1/products/{sku}', `/api/v1/products/${sku}`, { admin });
   await call('DELETE', '/api/v1/products/{sku}', `/api/v1/products/${sku}`, { admin });
 
