@@ -161,6 +161,21 @@ static int open_database(const char *data_dir, int flags, sqlite3 **db, char *er
     return 0;
 }
 
+/* The schema and the statements; an SQLite result code. */
+static int prepare(accounts_t *accounts)
+{
+    /* WAL lets `user grant-admin` write while the server reads; FULL fsyncs every registration. */
+    int rc =
+        sqlite3_exec(accounts->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL", NULL, NULL, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(accounts->db, schema_sql, NULL, NULL, NULL);
+    for (int i = 0; rc == SQLITE_OK && i < STATEMENT_COUNT; ++i)
+        rc = sqlite3_prepare_v3(accounts->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                &accounts->statements[i], NULL);
+    return rc;
+}
+
 int accounts_open(const char *data_dir, accounts_t **out, char *err, size_t err_size)
 {
     accounts_t *accounts = calloc(1, sizeof(*accounts));
@@ -176,15 +191,12 @@ int accounts_open(const char *data_dir, accounts_t **out, char *err, size_t err_
     if ((rc = open_database(data_dir, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &accounts->db, err,
                             err_size)) != 0)
         goto Error;
-    /* WAL lets `user grant-admin` write while the server reads; FULL fsyncs every registration. */
-    if (sqlite3_exec(accounts->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL", NULL, NULL,
-                     NULL) != SQLITE_OK ||
-        sqlite3_exec(accounts->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
-        goto SqliteError;
-    for (int i = 0; i < STATEMENT_COUNT; ++i)
-        if (sqlite3_prepare_v3(accounts->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &accounts->statements[i], NULL) != SQLITE_OK)
-            goto SqliteError;
+    if (prepare(accounts) != SQLITE_OK) {
+        snprintf(err, err_size, "accounts: %s: %s", sqlite3_db_filename(accounts->db, "main"),
+                 sqlite3_errmsg(accounts->db));
+        rc = -EIO;
+        goto Error;
+    }
     if ((rc = pthread_create(&accounts->thread, NULL, run_thread, accounts)) != 0) {
         snprintf(err, err_size, "accounts: cannot start a thread: %s", strerror(rc));
         rc = -rc;
@@ -194,10 +206,6 @@ int accounts_open(const char *data_dir, accounts_t **out, char *err, size_t err_
     *out = accounts;
     return 0;
 
-SqliteError:
-    snprintf(err, err_size, "accounts: %s: %s", sqlite3_db_filename(accounts->db, "main"),
-             sqlite3_errmsg(accounts->db));
-    rc = -EIO;
 Error:
     accounts_close(accounts);
     return rc;
