@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+
 #define ACCOUNTS_BUSY_TIMEOUT_MS 5000
 
 /* COLLATE NOCASE folds ASCII, which is all a username may hold: "Alice" and "alice" are one. */
@@ -56,7 +58,7 @@ static void copy_text(char *out, size_t size, sqlite3_stmt *statement, int colum
 
 static void log_failure(accounts_t *accounts, const char *what)
 {
-    fprintf(stderr, "accounts: %s: %s\n", what, sqlite3_errmsg(accounts->db));
+    log_error("accounts", "%s: %s", what, sqlite3_errmsg(accounts->db));
 }
 
 /* Reads the account with that username (by_email false) or email into out. */

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +14,28 @@
 #include <unistd.h>
 
 #include "core/clock.h"
-#include "http/http_api.h"
+#include "core/log.h"
 
 #define LOOP_TICK_MS     100   /* how soon a loop notices the stop flag */
 #define DRAIN_TIMEOUT_MS 10000 /* the longest a stop waits for requests in flight */
 #define IDLE_TIMEOUT_MS  10000 /* keep-alive and slow clients */
-/* Bodies up to this size are read and refused by the API with a JSON 413 above HTTP_MAX_BODY; h2o
-   refuses larger ones itself, in plain text, before buffering them. */
+/* Bodies up to this size are read, and refused with a JSON 413 above their route's limit
+   (http_request_json_object); h2o refuses larger ones itself, in plain text, before buffering them. */
 #define MAX_ENTITY_SIZE (1024 * 1024)
+
+struct http_server {
+    http_server_options_t options;
+    h2o_globalconf_t config;
+    http_loop_t *loops;
+    http_metrics_t *metrics; /* one per loop */
+    atomic_bool stopping;
+    /* the start gate: guarded by start_lock */
+    pthread_mutex_t start_lock;
+    pthread_cond_t start_cond;
+    size_t initialised; /* threads that finished initialising, successfully or not */
+    bool start_decided;
+    bool start_failed;
+};
 
 /* Fills address from the listen option; returns its length, or 0 after writing err. */
 static socklen_t parse_address(const http_server_options_t *options, struct sockaddr_storage *address,
@@ -95,138 +111,51 @@ static int check_port_free(const http_server_options_t *options, char *err, size
 
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
-    http_thread_t *thread = listener->data;
+    http_loop_t *loop = listener->data;
     h2o_socket_t *socket;
 
     if (err != NULL || (socket = h2o_evloop_socket_accept(listener)) == NULL)
         return;
-    h2o_accept(&thread->accept, socket);
-}
-
-static bool loop_has_work(const http_thread_t *thread)
-{
-    return thread->in_flight > 0;
+    h2o_accept(&loop->accept, socket);
 }
 
 /* Stops accepting, then serves until nothing is in flight (bounded), then lets queued writes go. */
-static void drain(http_thread_t *thread)
+static void drain(http_loop_t *loop)
 {
     int64_t deadline = clock_monotonic_ms() + DRAIN_TIMEOUT_MS;
 
-    h2o_socket_read_stop(thread->listener);
-    h2o_socket_close(thread->listener);
-    thread->listener = NULL;
-    while (loop_has_work(thread) && clock_monotonic_ms() < deadline)
-        h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
+    h2o_socket_read_stop(loop->listener);
+    h2o_socket_close(loop->listener);
+    loop->listener = NULL;
+    while (loop->in_flight > 0 && clock_monotonic_ms() < deadline)
+        h2o_evloop_run(loop->context.loop, LOOP_TICK_MS);
     /* replies just sent sit in h2o's write queue until the loop runs again */
     for (int i = 0; i < 3; ++i)
-        h2o_evloop_run(thread->context.loop, 0);
-}
-
-/* ---- the demo sale ------------------------------------------------------------------------- */
-
-typedef struct {
-    http_thread_t *thread;
-    bool done;
-    bool failed;
-} demo_t;
-
-static void on_demo_created(void *ctx, const engine_result_t *result)
-{
-    demo_t *demo = ctx;
-    demo->failed = result->status != ENGINE_OK;
-    demo->done = true;
-}
-
-static void create_demo_sale(demo_t *demo)
-{
-    int64_t now = clock_now_ms();
-    sale_fields_t fields = {
-        .has_sku = true,
-        .has_product_name = true,
-        .has_initial_stock = true,
-        .has_start = true,
-        .has_end = true,
-        .sku = "DEMO-001",
-        .product_name = "Limited Edition Demo Widget",
-        .initial_stock = 100,
-        .start_ms = now - 1000,
-        .end_ms = now + 24 * 3600 * 1000,
-    };
-    engine_loop_t *loop = demo->thread->engine;
-    loop->engine->ops->create_sale(loop, &fields, on_demo_created, demo);
-}
-
-static void on_demo_deleted(void *ctx, const engine_result_t *result)
-{
-    demo_t *demo = ctx;
-    if (result->status != ENGINE_OK) {
-        demo->failed = demo->done = true;
-        return;
-    }
-    create_demo_sale(demo);
-}
-
-/* A demo sale left by an earlier run is replaced unless it is still live. */
-static void on_demo_found(void *ctx, const engine_result_t *result)
-{
-    demo_t *demo = ctx;
-    engine_loop_t *loop = demo->thread->engine;
-
-    if (result->status == ENGINE_NOT_FOUND)
-        create_demo_sale(demo);
-    else if (result->status == ENGINE_OK && sale_state(result->sale, clock_now_ms()) == SALE_STATE_ACTIVE)
-        demo->done = true;
-    else if (result->status == ENGINE_OK)
-        loop->engine->ops->delete_sale(loop, "DEMO-001", on_demo_deleted, demo);
-    else
-        demo->failed = demo->done = true;
-}
-
-static int prepare_demo(http_thread_t *thread, char *err, size_t err_size)
-{
-    demo_t demo = {.thread = thread};
-
-    thread->engine->engine->ops->get_sale(thread->engine, "DEMO-001", on_demo_found, &demo);
-    while (!demo.done)
-        h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
-    if (demo.failed) {
-        snprintf(err, err_size, "cannot create the demo sale");
-        return -1;
-    }
-    return 0;
+        h2o_evloop_run(loop->context.loop, 0);
 }
 
 /* ---- the loop threads ------------------------------------------------------------------- */
 
 /*
- * Everything a loop uses is created here, on the thread that runs it. h2o 2.2.5 keeps per-thread
- * state behind its sockets (the socket buffer prototype and its recycle list are __thread): a
- * socket created on one thread and read on another shares that thread's allocator unlocked, which
- * under load is a use-after-free. The listening descriptor alone comes from the main thread, as a
- * plain fd, so that a taken port is reported before any thread starts.
+ * Everything a loop uses is created here, on the thread that runs it: by the server, then by the
+ * loop_start hook. h2o 2.2.5 keeps per-thread state behind its sockets (the socket buffer
+ * prototype and its recycle list are __thread): a socket created on one thread and read on another
+ * shares that thread's allocator unlocked, which under load is a use-after-free. The listening
+ * descriptor alone comes from the main thread, as a plain fd, so that a taken port is reported
+ * before any thread starts.
  */
-static int init_thread(http_thread_t *thread)
+static int init_thread(http_loop_t *loop)
 {
-    http_server_t *server = thread->server;
+    http_server_t *server = loop->server;
 
-    h2o_context_init(&thread->context, h2o_evloop_create(), &server->config);
-    thread->accept.ctx = &thread->context;
-    thread->accept.hosts = server->config.hosts;
+    h2o_context_init(&loop->context, h2o_evloop_create(), &server->config);
+    loop->accept.ctx = &loop->context;
+    loop->accept.hosts = server->config.hosts;
     /* the h2o socket owns the descriptor from here on */
-    thread->listener =
-        h2o_evloop_socket_create(thread->context.loop, thread->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
-    thread->listener->data = thread;
-    thread->listen_fd = -1;
-    if ((thread->engine =
-             server->options.engine->ops->attach(server->options.engine, thread->context.loop)) == NULL) {
-        snprintf(thread->error, sizeof(thread->error), "the storage engine refused a loop thread");
-        return -1;
-    }
-    if (server->options.demo && thread == &server->threads[0] &&
-        prepare_demo(thread, thread->error, sizeof(thread->error)) != 0)
-        return -1;
-    return 0;
+    loop->listener = h2o_evloop_socket_create(loop->context.loop, loop->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    loop->listener->data = loop;
+    loop->listen_fd = -1;
+    return server->options.loop_start(loop, server->options.data, loop->error, sizeof(loop->error));
 }
 
 /*
@@ -234,9 +163,9 @@ static int init_thread(http_thread_t *thread)
  * thread, having heard from every thread it started, decides whether to serve. No thread accepts
  * a connection before all of them are ready.
  */
-static bool wait_for_start(http_thread_t *thread)
+static bool wait_for_start(http_loop_t *loop)
 {
-    http_server_t *server = thread->server;
+    http_server_t *server = loop->server;
     bool serve;
 
     pthread_mutex_lock(&server->start_lock);
@@ -257,8 +186,8 @@ static bool decide_start(http_server_t *server, size_t started, size_t count, ch
         pthread_cond_wait(&server->start_cond, &server->start_lock);
     server->start_failed = started < count;
     for (size_t i = 0; i < started && !server->start_failed; ++i) {
-        if (server->threads[i].failed) {
-            snprintf(err, err_size, "%s", server->threads[i].error);
+        if (server->loops[i].failed) {
+            snprintf(err, err_size, "%s", server->loops[i].error);
             server->start_failed = true;
         }
     }
@@ -270,23 +199,32 @@ static bool decide_start(http_server_t *server, size_t started, size_t count, ch
 
 static void *run_thread(void *arg)
 {
-    http_thread_t *thread = arg;
-    http_server_t *server = thread->server;
+    http_loop_t *loop = arg;
+    http_server_t *server = loop->server;
 
-    thread->failed = init_thread(thread) != 0;
-    if (wait_for_start(thread)) {
-        h2o_socket_read_start(thread->listener, on_accept);
+    loop->failed = init_thread(loop) != 0;
+    if (wait_for_start(loop)) {
+        h2o_socket_read_start(loop->listener, on_accept);
         while (!atomic_load(&server->stopping))
-            h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
+            h2o_evloop_run(loop->context.loop, LOOP_TICK_MS);
     }
-    if (thread->listener != NULL)
-        drain(thread);
-    if (thread->engine != NULL)
-        server->options.engine->ops->detach(thread->engine);
-    thread->engine = NULL;
+    if (loop->listener != NULL)
+        drain(loop);
+    server->options.loop_stop(loop, server->options.data);
     /* The h2o context and loop are left to the process exit: idle keep-alive connections still hold
        timeouts in them, and h2o 2.2.5 asserts that none remain when either is disposed. */
     return NULL;
+}
+
+/* The h2o handler of every path: one router lookup, on the loop that accepted the connection. */
+static int on_request(h2o_handler_t *handler, h2o_req_t *req)
+{
+    http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(http_loop_t, context, req->conn->ctx);
+    http_request_t request = {.req = req, .loop = loop, .started_ns = clock_monotonic_ns()};
+
+    (void)handler;
+    http_router_dispatch(loop->server->options.router, &request);
+    return 0;
 }
 
 static void init_config(http_server_t *server)
@@ -302,16 +240,17 @@ static void init_config(http_server_t *server)
     host = h2o_config_register_host(&server->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     path = h2o_config_register_path(host, "/", 0);
     handler = h2o_create_handler(path, sizeof(*handler));
-    handler->on_req = http_api_handle;
+    handler->on_req = on_request;
 }
 
 int http_server_run(const http_server_options_t *options, char *err, size_t err_size)
 {
-    http_server_t server = {.options = *options, .started_ms = clock_monotonic_ms()};
-    size_t count = (size_t)options->threads, started = 0;
+    http_server_t server = {.options = *options};
+    size_t count = (size_t)options->threads, started = 0, path_count;
     sigset_t signals;
     int result = -1, signal_number;
 
+    http_router_path_names(options->router, &path_count);
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
@@ -321,54 +260,68 @@ int http_server_run(const http_server_options_t *options, char *err, size_t err_
 
     if (check_port_free(options, err, err_size) != 0)
         return -1;
-    crypto_generichash(server.admin_key_hash, sizeof(server.admin_key_hash),
-                       (const unsigned char *)options->admin_key, strlen(options->admin_key), NULL, 0);
     init_config(&server);
-    server.threads = calloc(count, sizeof(*server.threads));
+    server.loops = calloc(count, sizeof(*server.loops));
     server.metrics = calloc(count, sizeof(*server.metrics));
-    if (server.threads == NULL || server.metrics == NULL) {
+    if (server.loops == NULL || server.metrics == NULL) {
         snprintf(err, err_size, "out of memory");
         goto Exit;
     }
     for (size_t i = 0; i < count; ++i) {
-        http_thread_t *thread = &server.threads[i];
-        thread->server = &server;
-        thread->metrics = &server.metrics[i];
-        strbuf_init(&thread->body);
-        if ((thread->listen_fd = open_listener(options, err, err_size)) < 0)
+        http_loop_t *loop = &server.loops[i];
+        loop->server = &server;
+        loop->index = i;
+        loop->metrics = &server.metrics[i];
+        loop->listen_fd = -1;
+        strbuf_init(&loop->body);
+    }
+    for (size_t i = 0; i < count; ++i) {
+        if (http_metrics_init(&server.metrics[i], path_count) != 0) {
+            snprintf(err, err_size, "out of memory");
+            goto Exit;
+        }
+        if ((server.loops[i].listen_fd = open_listener(options, err, err_size)) < 0)
             goto Exit;
     }
 
     pthread_mutex_init(&server.start_lock, NULL);
     pthread_cond_init(&server.start_cond, NULL);
     for (; started < count; ++started) {
-        int error = pthread_create(&server.threads[started].tid, NULL, run_thread, &server.threads[started]);
+        int error = pthread_create(&server.loops[started].tid, NULL, run_thread, &server.loops[started]);
         if (error != 0) {
             snprintf(err, err_size, "cannot start a loop thread: %s", strerror(error));
             break;
         }
     }
     if (decide_start(&server, started, count, err, err_size)) {
-        fprintf(stderr, "flashsale: serving http://%s:%d with %zu threads\n", options->listen, options->port,
-                count);
+        log_info("http", "serving http://%s:%d with %zu threads", options->listen, options->port, count);
         sigwait(&signals, &signal_number);
-        fprintf(stderr, "flashsale: %s received, finishing requests in flight\n", strsignal(signal_number));
+        log_info("http", "%s received, finishing requests in flight", strsignal(signal_number));
         result = 0;
     }
     atomic_store(&server.stopping, true);
     for (size_t i = 0; i < started; ++i)
-        pthread_join(server.threads[i].tid, NULL);
+        pthread_join(server.loops[i].tid, NULL);
     pthread_cond_destroy(&server.start_cond);
     pthread_mutex_destroy(&server.start_lock);
 
 Exit:
-    for (size_t i = 0; server.threads != NULL && i < count; ++i) {
-        if (server.threads[i].listen_fd >= 0)
-            close(server.threads[i].listen_fd);
-        strbuf_dispose(&server.threads[i].body);
+    for (size_t i = 0; server.loops != NULL && i < count; ++i) {
+        if (server.loops[i].listen_fd >= 0)
+            close(server.loops[i].listen_fd);
+        strbuf_dispose(&server.loops[i].body);
+        if (server.metrics != NULL)
+            http_metrics_dispose(&server.metrics[i]);
     }
-    free(server.threads);
+    free(server.loops);
     free(server.metrics);
     h2o_config_dispose(&server.config);
     return result;
+}
+
+void http_server_render_metrics(const http_server_t *server, strbuf_t *out)
+{
+    size_t path_count;
+    const char *const *names = http_router_path_names(server->options.router, &path_count);
+    http_metrics_render(out, server->metrics, (size_t)server->options.threads, names);
 }

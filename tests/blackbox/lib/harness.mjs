@@ -43,7 +43,7 @@ export const BIN = path.resolve(repoRoot, process.env.FLASHSALE_BIN || 'build/fl
 
 // Configuration variables of the binary: never inherited from the environment running the tests,
 // so that a developer's shell cannot change what a test starts.
-const CONFIG_ENV = ['LISTEN', 'PORT', 'DATA_DIR', 'ADMIN_KEY', 'THREADS', 'REDIS_URL', 'POSTGRES_URL', 'DATABASE_URL'];
+const CONFIG_ENV = ['LISTEN', 'PORT', 'DATA_DIR', 'ADMIN_KEY', 'THREADS', 'REDIS_URL', 'POSTGRES_URL', 'DATABASE_URL', 'LOG_LEVEL'];
 
 const STARTUP_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 20_000;

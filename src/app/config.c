@@ -1,0 +1,197 @@
+#include "app/config.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char config_usage[] =
+    "usage: flashsale serve [options]     run the HTTP server\n"
+    "       flashsale worker [options]    move orders from Redis streams into PostgreSQL\n"
+    "\n"
+    "serve options (each also as an environment variable):\n"
+    "  --listen ADDR       address to bind (LISTEN, default 127.0.0.1)\n"
+    "  --port N            TCP port (PORT, default 8080)\n"
+    "  --data-dir DIR      embedded mode's SQLite files (DATA_DIR, default ./data)\n"
+    "  --admin-key KEY     secret of the admin API (ADMIN_KEY; required unless --demo)\n"
+    "  --threads N         event-loop threads (THREADS, default: the CPU count)\n"
+    "  --demo              create a live demo sale DEMO-001 with stock 100\n"
+    "  --redis URL         redis://[[USERNAME]:PASSWORD@]HOST[:PORT][/DB]: distributed mode (REDIS_URL)\n"
+    "  --postgres URL      postgresql://... (DATABASE_URL), with --redis\n"
+    "  --with-worker       run the persister inside the server (distributed mode)\n"
+    "  --log-level LEVEL   error, warn, info or debug (LOG_LEVEL, default info)\n"
+    "  --help              this text\n"
+    "\n"
+    "worker options: --redis URL --postgres URL --log-level LEVEL (REDIS_URL, DATABASE_URL, LOG_LEVEL)\n";
+
+enum {
+    OPT_LISTEN = 256,
+    OPT_PORT,
+    OPT_DATA_DIR,
+    OPT_ADMIN_KEY,
+    OPT_THREADS,
+    OPT_DEMO,
+    OPT_REDIS,
+    OPT_POSTGRES,
+    OPT_WITH_WORKER,
+    OPT_LOG_LEVEL,
+    OPT_HELP
+};
+
+static const struct option serve_options[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"admin-key", required_argument, NULL, OPT_ADMIN_KEY},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"demo", no_argument, NULL, OPT_DEMO},
+    {"redis", required_argument, NULL, OPT_REDIS},
+    {"postgres", required_argument, NULL, OPT_POSTGRES},
+    {"with-worker", no_argument, NULL, OPT_WITH_WORKER},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *env_or(const char *name, const char *fallback)
+{
+    const char *value = getenv(name);
+    return value != NULL && value[0] != '\0' ? value : fallback;
+}
+
+/* Parses a decimal integer in [min, max] with nothing after it. */
+static int parse_int(const char *text, int min, int max, int *out)
+{
+    char *end;
+    long value;
+
+    if (text == NULL || text[0] == '\0')
+        return -1;
+    value = strtol(text, &end, 10);
+    if (*end != '\0' || value < min || value > max)
+        return -1;
+    *out = (int)value;
+    return 0;
+}
+
+static void set_defaults(config_t *config)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+    *config = (config_t){
+        .listen = env_or("LISTEN", "127.0.0.1"),
+        .data_dir = env_or("DATA_DIR", "./data"),
+        .admin_key = env_or("ADMIN_KEY", NULL),
+        .redis_url = env_or("REDIS_URL", NULL),
+        .postgres_url = env_or("DATABASE_URL", NULL),
+        .port = 8080,
+        .threads = cpus > 0 ? (int)cpus : 1,
+        .log_level = LOG_INFO,
+    };
+}
+
+static config_result_t parse(config_t *config, int argc, char **argv, bool serve, char *err, size_t err_size)
+{
+    const char *port = env_or("PORT", NULL), *threads = env_or("THREADS", NULL),
+               *log_level = env_or("LOG_LEVEL", NULL);
+    int option;
+
+    set_defaults(config);
+    optind = 1;
+    opterr = 0;
+    while ((option = getopt_long(argc, argv, "", serve_options, NULL)) != -1) {
+        switch (option) {
+        case OPT_HELP:
+            return CONFIG_HELP;
+        case OPT_REDIS:
+            config->redis_url = optarg;
+            continue;
+        case OPT_POSTGRES:
+            config->postgres_url = optarg;
+            continue;
+        case OPT_LOG_LEVEL:
+            log_level = optarg;
+            continue;
+        default:
+            break;
+        }
+        if (!serve)
+            option = '?';
+        switch (option) {
+        case OPT_LISTEN:
+            config->listen = optarg;
+            break;
+        case OPT_PORT:
+            port = optarg;
+            break;
+        case OPT_DATA_DIR:
+            config->data_dir = optarg;
+            break;
+        case OPT_ADMIN_KEY:
+            config->admin_key = optarg;
+            break;
+        case OPT_THREADS:
+            threads = optarg;
+            break;
+        case OPT_DEMO:
+            config->demo = true;
+            break;
+        case OPT_WITH_WORKER:
+            config->with_worker = true;
+            break;
+        default:
+            snprintf(err, err_size, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+            return CONFIG_ERROR;
+        }
+    }
+    if (optind < argc) {
+        snprintf(err, err_size, "unexpected argument '%s' (see --help)", argv[optind]);
+        return CONFIG_ERROR;
+    }
+    if (port != NULL && parse_int(port, 1, 65535, &config->port) != 0) {
+        snprintf(err, err_size, "port must be a number from 1 to 65535, got '%s'", port);
+        return CONFIG_ERROR;
+    }
+    if (threads != NULL && parse_int(threads, 1, 256, &config->threads) != 0) {
+        snprintf(err, err_size, "threads must be a number from 1 to 256, got '%s'", threads);
+        return CONFIG_ERROR;
+    }
+    if (log_level != NULL && log_parse_level(log_level, &config->log_level) != 0) {
+        snprintf(err, err_size, "log level must be error, warn, info or debug, got '%s'", log_level);
+        return CONFIG_ERROR;
+    }
+    if ((config->redis_url == NULL) != (config->postgres_url == NULL)) {
+        snprintf(err, err_size, "distributed mode needs both --redis and --postgres");
+        return CONFIG_ERROR;
+    }
+    if (!serve && config->redis_url == NULL) {
+        snprintf(err, err_size, "the worker needs --redis and --postgres");
+        return CONFIG_ERROR;
+    }
+    if (serve && config->with_worker && config->redis_url == NULL) {
+        snprintf(err, err_size, "--with-worker needs --redis and --postgres");
+        return CONFIG_ERROR;
+    }
+    if (serve && config->admin_key == NULL && !config->demo) {
+        snprintf(err, err_size,
+                 "an admin key is required: --admin-key KEY or ADMIN_KEY (or run with --demo)");
+        return CONFIG_ERROR;
+    }
+    if (config->admin_key != NULL && strlen(config->admin_key) < 8) {
+        snprintf(err, err_size, "the admin key must be at least 8 characters");
+        return CONFIG_ERROR;
+    }
+    return CONFIG_OK;
+}
+
+config_result_t config_parse_serve(config_t *config, int argc, char **argv, char *err, size_t err_size)
+{
+    return parse(config, argc, argv, true, err, err_size);
+}
+
+config_result_t config_parse_worker(config_t *config, int argc, char **argv, char *err, size_t err_size)
+{
+    return parse(config, argc, argv, false, err, err_size);
+}
