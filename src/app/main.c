@@ -19,9 +19,11 @@
 #include "api/api.h"
 #include "app/config.h"
 #include "app/demo.h"
+#include "app/identity_keys.h"
 #include "core/log.h"
 #include "distributed/engine_distributed.h"
 #include "distributed/worker/worker.h"
+#include "embedded/accounts.h"
 #include "embedded/engine_embedded.h"
 #include "http/http_server.h"
 
@@ -126,10 +128,18 @@ static void stop_loop(http_loop_t *loop, void *data)
 static int run_server(const config_t *config, engine_t *engine, char *err, size_t err_size)
 {
     serving_t serving = {.demo = config->demo};
+    identity_keys_t keys;
+    api_options_t options;
     int result;
 
-    if ((serving.api = api_create(engine, config->admin_key, (size_t)config->threads, err, err_size)) == NULL)
+    if (identity_keys_load(config, &keys, err, err_size) != 0)
         return -1;
+    identity_keys_log(config, &keys);
+    options = identity_keys_api_options(config, &keys);
+    if ((serving.api = api_create(engine, &options, (size_t)config->threads, err, err_size)) == NULL) {
+        identity_keys_free(&keys);
+        return -1;
+    }
     result = http_server_run(
         &(http_server_options_t){
             .listen = config->listen,
@@ -142,6 +152,7 @@ static int run_server(const config_t *config, engine_t *engine, char *err, size_
         },
         err, err_size);
     api_destroy(serving.api);
+    identity_keys_free(&keys);
     return result;
 }
 
@@ -215,6 +226,29 @@ static int worker(int argc, char **argv)
     return 0;
 }
 
+/* `flashsale user grant-admin USERNAME`: the account's next login carries role admin. */
+static int user(int argc, char **argv)
+{
+    const char *username = NULL;
+    char err[512];
+    config_t config;
+    int status, rc;
+
+    if ((status = finish_parse(config_parse_user(&config, argc, argv, &username, err, sizeof(err)), &config,
+                               err)) >= 0)
+        return status;
+    if (config.postgres_url != NULL)
+        rc = engine_distributed_grant_admin(config.postgres_url, username, err, sizeof(err));
+    else
+        rc = accounts_grant_admin(config.data_dir, username, err, sizeof(err));
+    if (rc != 0) {
+        cli_print(stderr, "flashsale: %s\n", err);
+        return 1;
+    }
+    cli_print(stdout, "flashsale: %s is an administrator from the next login on\n", username);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
@@ -223,6 +257,8 @@ int main(int argc, char **argv)
         return serve(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "worker") == 0)
         return worker(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "user") == 0)
+        return user(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
         cli_print(stdout, "%s", config_usage);
         return 0;

@@ -9,6 +9,8 @@
  *   purchases(purchase_no, sale_id, sequence, sku, user_id, purchased_ms),
  *     PRIMARY KEY (sale_id, sequence), UNIQUE (sku, user_id)
  *   audit_events(id, at_ms, sku, user_id, outcome, purchase_no)
+ *   accounts(account_id, username, email, password_hash, full_name, role, created_ms), unique
+ *     in any ASCII case by username and by email
  * purchases has no foreign key to sales, for the worker's speed: a sale is deleted only through
  * flashsale_delete_sale(sku), which with the worker's lock on the sale rows keeps the guarantee
  * the foreign key gave (no purchase outlives its sale); see migration 2 in pg_schema.c.
@@ -20,7 +22,7 @@
 #include <stddef.h>
 
 /* The newest schema version: the number of migrations. */
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 
 /* Brings the schema to the newest version; returns 0, or -1 with one human line in err. */
 int pg_schema_migrate(PGconn *conn, char *err, size_t err_size);
