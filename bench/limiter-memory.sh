@@ -2,8 +2,9 @@
 # Memory of the rate limiter under a flood of distinct client addresses: the server's resident size
 # before and after CLIENTS (default 1,000,000) purchases from as many addresses (X-Forwarded-For
 # through a trusted proxy), with --rate-limit-ip set. The limiter's table is allocated once at start
-# (16 bytes per tracked client, docs/api.md), so the growth must stay a small constant whatever the
-# count; run it with CLIENTS=2000000 to see that doubling the addresses does not double the growth.
+# (2^20 slots of 16 bytes, docs/api.md) and its pages become resident as clients first land on them,
+# so the growth is at most those 16 MiB plus the server's own buffers, whatever the count: run it with
+# CLIENTS=2000000 to see that doubling the addresses does not change the growth.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
