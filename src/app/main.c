@@ -104,6 +104,8 @@ static void *run_worker_thread(void *arg)
 typedef struct {
     api_t *api;
     bool demo;
+    const config_t *config;
+    const identity_keys_t *keys;
 } serving_t;
 
 /* On each loop's thread before the server accepts: the API's state, and the demo sale on loop 0. */
@@ -113,6 +115,9 @@ static int start_loop(http_loop_t *loop, void *data, char *err, size_t err_size)
 
     if (api_loop_start(serving->api, loop, err, err_size) != 0)
         return -1;
+    /* said once the port is ours, so that a refused start stays one line */
+    if (loop->index == 0)
+        identity_keys_log(serving->config, serving->keys);
     if (serving->demo && loop->index == 0)
         return demo_sale_prepare(api_loop_engine(loop), loop->context.loop, err, err_size);
     return 0;
@@ -127,14 +132,13 @@ static void stop_loop(http_loop_t *loop, void *data)
 /* Serves the API on engine until a stop signal; returns 0, or -1 with one line in err. */
 static int run_server(const config_t *config, engine_t *engine, char *err, size_t err_size)
 {
-    serving_t serving = {.demo = config->demo};
     identity_keys_t keys;
+    serving_t serving = {.demo = config->demo, .config = config, .keys = &keys};
     api_options_t options;
     int result;
 
     if (identity_keys_load(config, &keys, err, err_size) != 0)
         return -1;
-    identity_keys_log(config, &keys);
     options = identity_keys_api_options(config, &keys);
     if ((serving.api = api_create(engine, &options, (size_t)config->threads, err, err_size)) == NULL) {
         identity_keys_free(&keys);
