@@ -78,7 +78,7 @@ static const char *read_field(json_t *body, const char *name, char *out, size_t 
         return rule;
     *len = json_string_length(value);
     memcpy(out, json_string_value(value), *len + 1);
-    return valid == NULL || valid(out, *len) ? NULL : rule;
+    return valid(out, *len) ? NULL : rule;
 }
 
 static bool password_is_valid(const char *password, size_t len)
