@@ -11,6 +11,8 @@ const char config_usage[] =
     "usage: flashsale serve [options]     run the HTTP server\n"
     "       flashsale worker [options]    move orders from Redis streams into PostgreSQL\n"
     "       flashsale user grant-admin USERNAME [storage options]\n"
+    "       flashsale loadtest [options]  storm a sale, verify it, report (loadtest --help)\n"
+    "       flashsale data-loss [options] list or acknowledge recorded Redis data losses\n"
     "\n"
     "serve options (each also as an environment variable):\n"
     "  --listen ADDR       address to bind (LISTEN, default 127.0.0.1)\n"
@@ -27,6 +29,10 @@ const char config_usage[] =
     "\n"
     "worker options: --redis URL --postgres URL --log-level LEVEL (REDIS_URL, DATABASE_URL, LOG_LEVEL)\n"
     "\n"
+    "data-loss options: --postgres URL (DATABASE_URL) [--acknowledge]\n"
+    "  lists the Redis data losses not yet acknowledged (each makes /health \"degraded\" on every\n"
+    "  instance); --acknowledge marks them seen. Safe while servers run.\n"
+    "\n"
     "usage: flashsale user grant-admin USERNAME [--data-dir DIR | --redis URL --postgres URL]\n"
     "       gives an account the admin role, in the store serve uses; the server may keep running, and\n"
     "       the account's next login carries role admin\n";
@@ -41,6 +47,7 @@ enum {
     OPT_REDIS,
     OPT_POSTGRES,
     OPT_WITH_WORKER,
+    OPT_ACKNOWLEDGE,
     OPT_LOG_LEVEL,
     OPT_HELP
 };
@@ -55,6 +62,7 @@ static const struct option serve_options[] = {
     {"redis", required_argument, NULL, OPT_REDIS},
     {"postgres", required_argument, NULL, OPT_POSTGRES},
     {"with-worker", no_argument, NULL, OPT_WITH_WORKER},
+    {"acknowledge", no_argument, NULL, OPT_ACKNOWLEDGE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"help", no_argument, NULL, OPT_HELP},
     CONFIG_IDENTITY_OPTIONS,
@@ -98,8 +106,12 @@ static void set_defaults(config_t *config)
     };
 }
 
-static config_result_t parse(config_t *config, int argc, char **argv, bool serve, char *err, size_t err_size)
+typedef enum { COMMAND_SERVE, COMMAND_WORKER, COMMAND_DATA_LOSS } command_t;
+
+static config_result_t parse(config_t *config, int argc, char **argv, command_t command, char *err,
+                             size_t err_size)
 {
+    bool serve = command == COMMAND_SERVE;
     const char *port = env_or("PORT", NULL), *threads = env_or("THREADS", NULL),
                *log_level = env_or("LOG_LEVEL", NULL);
     config_identity_text_t identity;
@@ -118,6 +130,11 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
             continue;
         case OPT_POSTGRES:
             config->postgres_url = optarg;
+            continue;
+        case OPT_ACKNOWLEDGE:
+            if (command != COMMAND_DATA_LOSS)
+                break;
+            config->acknowledge = true;
             continue;
         case OPT_LOG_LEVEL:
             log_level = optarg;
@@ -175,6 +192,13 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
         snprintf(err, err_size, "log level must be error, warn, info or debug, got '%s'", log_level);
         return CONFIG_ERROR;
     }
+    if (command == COMMAND_DATA_LOSS) {
+        if (config->postgres_url == NULL) {
+            snprintf(err, err_size, "data-loss needs --postgres");
+            return CONFIG_ERROR;
+        }
+        return CONFIG_OK;
+    }
     if ((config->redis_url == NULL) != (config->postgres_url == NULL)) {
         snprintf(err, err_size, "distributed mode needs both --redis and --postgres");
         return CONFIG_ERROR;
@@ -203,12 +227,17 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
 
 config_result_t config_parse_serve(config_t *config, int argc, char **argv, char *err, size_t err_size)
 {
-    return parse(config, argc, argv, true, err, err_size);
+    return parse(config, argc, argv, COMMAND_SERVE, err, err_size);
 }
 
 config_result_t config_parse_worker(config_t *config, int argc, char **argv, char *err, size_t err_size)
 {
-    return parse(config, argc, argv, false, err, err_size);
+    return parse(config, argc, argv, COMMAND_WORKER, err, err_size);
+}
+
+config_result_t config_parse_data_loss(config_t *config, int argc, char **argv, char *err, size_t err_size)
+{
+    return parse(config, argc, argv, COMMAND_DATA_LOSS, err, err_size);
 }
 
 config_result_t config_parse_user(config_t *config, int argc, char **argv, const char **username, char *err,

@@ -1,5 +1,6 @@
 /*
- * config: the command line and environment of `flashsale serve` and `flashsale worker`.
+ * config: the command line and environment of `flashsale serve`, `flashsale worker` and
+ * `flashsale data-loss`.
  *
  * Every flag has an environment variable of the same meaning; a flag wins over its variable.
  * Parsing is pure (no I/O beyond reading the environment) so that bad configuration is reported
@@ -24,6 +25,7 @@ typedef struct {
     const char *redis_url; /* distributed mode when set (with postgres_url) */
     const char *postgres_url;
     bool with_worker;           /* run the persister inside the server */
+    bool acknowledge;           /* data-loss: mark the listed losses acknowledged */
     log_level_t log_level;      /* default info */
     config_identity_t identity; /* --auth, --jwt-*, rate limits, trusted proxies */
 } config_t;
@@ -44,6 +46,8 @@ config_result_t config_parse_worker(config_t *config, int argc, char **argv, cha
  */
 config_result_t config_parse_user(config_t *config, int argc, char **argv, const char **username, char *err,
                                   size_t err_size);
+/* Parses `data-loss` arguments: --postgres (required) and --acknowledge. */
+config_result_t config_parse_data_loss(config_t *config, int argc, char **argv, char *err, size_t err_size);
 
 extern const char config_usage[];
 

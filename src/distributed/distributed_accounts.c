@@ -1,6 +1,6 @@
 /*
  * distributed_accounts: the accounts and the rate limits of the distributed engine. Accounts live
- * in PostgreSQL (migration 3 of postgres/pg_schema.c), read and written by the loop's own
+ * in PostgreSQL (migration 4 of postgres/pg_schema.c), read and written by the loop's own
  * connection (postgres/pg_async.h), never copied: a role granted meanwhile shows at the next
  * login. Rate limits are buckets in Redis that every instance shares, one script call per request
  * (redis/redis_limit.h).
