@@ -24,6 +24,10 @@ void api_update_product(const http_request_t *request);
 void api_delete_product(const http_request_t *request);
 void api_list_product_purchases(const http_request_t *request);
 
+/* auth.c: built-in accounts */
+void api_register(const http_request_t *request);
+void api_login(const http_request_t *request);
+
 /* info.c: what a page needs to know first */
 void api_get_info(const http_request_t *request);
 

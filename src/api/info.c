@@ -17,8 +17,9 @@ void api_get_info(const http_request_t *request)
 
     strbuf_append_cstr(body, "{\"success\":true,\"data\":{\"serverTime\":");
     http_json_time(body, clock_now_ms());
+    /* accounts can be registered where the server can sign their login tokens (api_accounts_t) */
     strbuf_appendf(body, ",\"authMode\":\"%s\",\"registration\":%s,\"version\":\"%s\"}}",
-                   api->auth_mode != NULL ? api->auth_mode : "header", api->registration ? "true" : "false",
+                   api->identity.jwt ? "jwt" : "header", api->accounts.signer != NULL ? "true" : "false",
                    FLASHSALE_VERSION);
     http_reply_send(request, 200, HTTP_CONTENT_TYPE_JSON, "no-store");
 }

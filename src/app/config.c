@@ -13,6 +13,7 @@
 const char config_usage[] =
     "usage: flashsale serve [options]     run the HTTP server\n"
     "       flashsale worker [options]    move orders from Redis streams into PostgreSQL\n"
+    "       flashsale user grant-admin USERNAME [storage options]\n"
     "       flashsale loadtest [options]  storm a sale, verify it, report (loadtest --help)\n"
     "       flashsale data-loss [options] list or acknowledge recorded Redis data losses\n"
     "       flashsale routes              list the HTTP routes, one \"METHOD PATH\" a line\n"
@@ -34,13 +35,18 @@ const char config_usage[] =
     "  --events-heartbeat D  a ': ping' on every event stream this often (EVENTS_HEARTBEAT, default 15s)\n"
     "  --events-stall D    an event stream whose reader took nothing this long is cut off\n"
     "                      (EVENTS_STALL, default 10s); D is 500ms, 10s, 2m or bare seconds\n"
+    "  --log-level LEVEL   error, warn, info or debug (LOG_LEVEL, default info)\n" CONFIG_IDENTITY_USAGE
     "  --help              this text\n"
     "\n"
     "worker options: --redis URL --postgres URL --log-level LEVEL (REDIS_URL, DATABASE_URL, LOG_LEVEL)\n"
     "\n"
     "data-loss options: --postgres URL (DATABASE_URL) [--acknowledge]\n"
     "  lists the Redis data losses not yet acknowledged (each makes /health \"degraded\" on every\n"
-    "  instance); --acknowledge marks them seen. Safe while servers run.\n";
+    "  instance); --acknowledge marks them seen. Safe while servers run.\n"
+    "\n"
+    "usage: flashsale user grant-admin USERNAME [--data-dir DIR | --redis URL --postgres URL]\n"
+    "       gives an account the admin role, in the store serve uses; the server may keep running, and\n"
+    "       the account's next login carries role admin\n";
 
 enum {
     OPT_LISTEN = 256,
@@ -78,6 +84,7 @@ static const struct option serve_options[] = {
     {"events-heartbeat", required_argument, NULL, OPT_EVENTS_HEARTBEAT},
     {"events-stall", required_argument, NULL, OPT_EVENTS_STALL},
     {"help", no_argument, NULL, OPT_HELP},
+    CONFIG_IDENTITY_OPTIONS,
     {NULL, 0, NULL, 0},
 };
 
@@ -152,9 +159,11 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
     const char *port = env_or("PORT", NULL), *threads = env_or("THREADS", NULL),
                *log_level = env_or("LOG_LEVEL", NULL), *max_subscribers = env_or("MAX_SUBSCRIBERS", NULL),
                *heartbeat = env_or("EVENTS_HEARTBEAT", NULL), *stall = env_or("EVENTS_STALL", NULL);
+    config_identity_text_t identity;
     int option;
 
     set_defaults(config);
+    config_identity_defaults(&config->identity, &identity);
     optind = 1;
     opterr = 0;
     while ((option = getopt_long(argc, argv, "", serve_options, NULL)) != -1) {
@@ -215,6 +224,11 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
             stall = optarg;
             break;
         default:
+            if (option >= CONFIG_OPT_AUTH && option < CONFIG_OPT_IDENTITY_END) {
+                if (config_identity_option(&config->identity, &identity, option, optarg, err, err_size) != 0)
+                    return CONFIG_ERROR;
+                break;
+            }
             snprintf(err, err_size, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
             return CONFIG_ERROR;
         }
@@ -279,6 +293,8 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
         snprintf(err, err_size, "the admin key must be at least 8 characters");
         return CONFIG_ERROR;
     }
+    if (serve && config_identity_finish(&config->identity, &identity, err, err_size) != 0)
+        return CONFIG_ERROR;
     return CONFIG_OK;
 }
 
@@ -295,4 +311,60 @@ config_result_t config_parse_worker(config_t *config, int argc, char **argv, cha
 config_result_t config_parse_data_loss(config_t *config, int argc, char **argv, char *err, size_t err_size)
 {
     return parse(config, argc, argv, COMMAND_DATA_LOSS, err, err_size);
+}
+
+config_result_t config_parse_user(config_t *config, int argc, char **argv, const char **username, char *err,
+                                  size_t err_size)
+{
+    static const struct option user_options[] = {
+        {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+        {"redis", required_argument, NULL, OPT_REDIS},
+        {"postgres", required_argument, NULL, OPT_POSTGRES},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    const char *log_level = env_or("LOG_LEVEL", NULL);
+    int option;
+
+    set_defaults(config);
+    optind = 1;
+    opterr = 0;
+    while ((option = getopt_long(argc, argv, "", user_options, NULL)) != -1) {
+        switch (option) {
+        case OPT_HELP:
+            return CONFIG_HELP;
+        case OPT_DATA_DIR:
+            config->data_dir = optarg;
+            break;
+        case OPT_REDIS:
+            config->redis_url = optarg;
+            break;
+        case OPT_POSTGRES:
+            config->postgres_url = optarg;
+            break;
+        case OPT_LOG_LEVEL:
+            log_level = optarg;
+            break;
+        default:
+            snprintf(err, err_size, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+            return CONFIG_ERROR;
+        }
+    }
+    if (argc - optind != 2 || strcmp(argv[optind], "grant-admin") != 0) {
+        snprintf(err, err_size,
+                 "usage: flashsale user grant-admin USERNAME [--data-dir DIR | --redis URL "
+                 "--postgres URL]");
+        return CONFIG_ERROR;
+    }
+    *username = argv[optind + 1];
+    if (log_level != NULL && log_parse_level(log_level, &config->log_level) != 0) {
+        snprintf(err, err_size, "log level must be error, warn, info or debug, got '%s'", log_level);
+        return CONFIG_ERROR;
+    }
+    if ((config->redis_url == NULL) != (config->postgres_url == NULL)) {
+        snprintf(err, err_size, "distributed mode needs both --redis and --postgres");
+        return CONFIG_ERROR;
+    }
+    return CONFIG_OK;
 }

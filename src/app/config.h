@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "app/config_identity.h"
 #include "core/log.h"
 
 typedef struct {
@@ -23,10 +24,11 @@ typedef struct {
     bool demo;             /* create a live demo sale at start */
     const char *redis_url; /* distributed mode when set (with postgres_url) */
     const char *postgres_url;
-    bool with_worker;      /* run the persister inside the server */
-    bool acknowledge;      /* data-loss: mark the listed losses acknowledged */
-    log_level_t log_level; /* default info */
-    const char *web_root;  /* serve the pages from this directory instead of the copy built in */
+    bool with_worker;           /* run the persister inside the server */
+    bool acknowledge;           /* data-loss: mark the listed losses acknowledged */
+    log_level_t log_level;      /* default info */
+    config_identity_t identity; /* --auth, --jwt-*, rate limits, trusted proxies */
+    const char *web_root;       /* serve the pages from this directory instead of the copy built in */
     /* The live events (docs/api.md): streams per server, and their heartbeat and stall cut-off. */
     int max_subscribers;          /* default 20000 */
     unsigned events_heartbeat_ms; /* default 15 s */
@@ -43,6 +45,12 @@ typedef enum {
 config_result_t config_parse_serve(config_t *config, int argc, char **argv, char *err, size_t err_size);
 /* Parses `worker` arguments: only the two URLs (and --help) are meaningful. */
 config_result_t config_parse_worker(config_t *config, int argc, char **argv, char *err, size_t err_size);
+/*
+ * Parses `user grant-admin USERNAME` (argv[0] is "user"): the storage flags of serve (--data-dir,
+ * or --redis and --postgres) and --log-level; *username points into argv.
+ */
+config_result_t config_parse_user(config_t *config, int argc, char **argv, const char **username, char *err,
+                                  size_t err_size);
 /* Parses `data-loss` arguments: --postgres (required) and --acknowledge. */
 config_result_t config_parse_data_loss(config_t *config, int argc, char **argv, char *err, size_t err_size);
 

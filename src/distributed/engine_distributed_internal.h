@@ -123,6 +123,11 @@ void distributed_delete_sale(engine_loop_t *handle, const char *sku, uint64_t sa
 void distributed_watch(engine_loop_t *handle, engine_watch_cb cb, void *ctx);
 void distributed_watch_attach(distributed_loop_t *loop);
 void distributed_watch_detach(distributed_loop_t *loop);
+/* The engine_ops_t entries of distributed_accounts.c (accounts and rate limits). */
+void distributed_create_account(engine_loop_t *handle, const account_t *account, engine_cb cb, void *ctx);
+void distributed_find_account(engine_loop_t *handle, const char *login, engine_cb cb, void *ctx);
+void distributed_check_limits(engine_loop_t *handle, const engine_limit_t *limits, size_t count, engine_cb cb,
+                              void *ctx);
 
 /* The engine_ops_t entries of distributed_reads.c. */
 void distributed_get_purchase(engine_loop_t *handle, const char *sku, const char *user_id, engine_cb cb,

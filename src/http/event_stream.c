@@ -51,9 +51,10 @@ struct event_stream {
     int64_t lagging_since; /* monotonic ms */
     bool writing;
     bool lagging;
-    bool cut;    /* disconnect shut its socket down */
-    bool failed; /* out of memory: ends at the next flush */
-    bool ended;  /* on_close ran: nothing more is queued, the response ends after the write in flight */
+    bool cut;      /* disconnect shut its socket down */
+    bool failed;   /* out of memory, or closed inside on_resume: ends at the next chance */
+    bool resuming; /* inside on_resume */
+    bool ended;    /* on_close ran: nothing more is queued, the response ends after the write in flight */
 };
 
 /* Single-writer increment: no locked instruction, yet a well-defined read from other threads. */
@@ -167,9 +168,13 @@ static void on_proceed(h2o_generator_t *generator, h2o_req_t *req)
     if (stream->lagging) {
         stream->lagging = false;
         --stream->owner->lagging;
+        stream->resuming = true;
         stream->handler->on_resume(stream, stream->data);
-        if (stream->ended) /* on_resume closed it */
+        stream->resuming = false;
+        if (stream->failed) { /* on_resume closed it */
+            event_stream_close(stream);
             return;
+        }
     }
     if (h2o_linklist_is_linked(&stream->dirty_link))
         h2o_linklist_unlink(&stream->dirty_link);
@@ -413,6 +418,11 @@ void event_stream_close(event_stream_t *stream)
 {
     if (stream->ended)
         return;
+    if (stream->resuming) {
+        /* h2o may free the request inside the final send: not under on_proceed's feet */
+        stream->failed = true;
+        return;
+    }
     end_stream(stream);
     if (!stream->writing)
         send_final(stream);

@@ -95,8 +95,8 @@ void event_stream_render_metrics(strbuf_t *out, const event_stream_stats_t *loop
 bool event_stream_send(event_stream_t *stream, const char *data, size_t len);
 bool event_stream_is_lagging(const event_stream_t *stream);
 /*
- * Ends the response after what is queued. on_close runs before this returns: the owner forgets the
- * stream at once, and the stream finishes its last write on its own.
+ * Ends the response after what is queued. on_close runs before this returns (inside on_resume: as
+ * soon as on_resume returns): the owner forgets the stream, which finishes its last write on its own.
  */
 void event_stream_close(event_stream_t *stream);
 

@@ -212,6 +212,18 @@ test('GET /api/v1/info: the server time (for the clock offset), the identity mod
   assertError(await server.api('POST', '/api/v1/info'), 405, 'METHOD_NOT_ALLOWED');
 });
 
+test('GET /api/v1/info in jwt mode: authMode jwt, and registration only with a secret to sign logins with', async () => {
+  const secret = 'a-secret-of-at-least-32-bytes-for-hs256!';
+  const withAccounts = await startServer({ args: ['--auth', 'jwt', '--jwt-secret', secret] });
+  try {
+    const info = (await withAccounts.api('GET', '/api/v1/info')).json.data;
+    assert.equal(info.authMode, 'jwt');
+    assert.equal(info.registration, true);
+  } finally {
+    await withAccounts.stop();
+  }
+});
+
 // ---- --web-root ----
 
 async function makeRoot() {
