@@ -33,8 +33,6 @@ async function buyerPage(sku, { viewport = VIEWPORTS.desktop, name } = {}) {
   const { context, page } = await openPage(browser, { viewport });
   await page.goto(`${server.url}/?sku=${encodeURIComponent(sku)}`);
   await page.locator('#sale:not([data-state="LOADING"])').waitFor();
-  // the footer is written once the page has set up the buyer's name field and the Buy button
-  await page.waitForFunction(() => document.getElementById('footer-clock')?.textContent.trim() !== '');
   if (name !== undefined) await page.getByLabel('Your name').fill(name);
   return { context, page };
 }
@@ -130,6 +128,74 @@ test('a purchase succeeds and a second one says already purchased', async () => 
   } finally {
     await first.context.close();
     await second.context.close();
+  }
+});
+
+test('Buy pressed while the page still loads is answered and placed, never a reload', async () => {
+  const sale = await server.createSale({ productName: 'Pressed early', initialStock: 4 });
+  const buyer = uniqueUser('early-press');
+  const { context, page } = await openPage(browser);
+  // A returning buyer: the name is remembered. The page is held before it knows the identity
+  // mode (GET /api/v1/info), the last thing it loads.
+  await context.addInitScript((name) => localStorage.setItem('flashsale.buyerName', name), buyer);
+  let releaseInfo;
+  const infoHeld = new Promise((resolve) => {
+    releaseInfo = resolve;
+  });
+  await page.route('**/api/v1/info', async (route) => {
+    await infoHeld;
+    await route.continue();
+  });
+  try {
+    await page.goto(`${server.url}/?sku=${encodeURIComponent(sale.sku)}`);
+    await waitForState(page, 'ACTIVE');
+    const navigations = countNavigations(page);
+    const button = page.locator('#buy');
+    assert.equal(await button.getAttribute('data-state'), 'loading');
+    assert.match(await button.innerText(), /loading/i);
+    // aria-disabled, so a click is forced past playwright's wait for an enabled button, as a
+    // person's tap would be
+    await button.click({ force: true });
+    assert.match(await waitForOutcome(page, 'queued'), /loading/i);
+    await button.press('Enter');
+    releaseInfo();
+    const text = await waitForOutcome(page, 'success');
+    const mine = (await server.api('GET', `/api/v1/purchases?sku=${sale.sku}`, { userId: buyer })).json.data;
+    assert.ok(text.includes(mine.purchaseNo), `the queued press placed the order: ${text}`);
+    assert.equal((await server.product(sale.sku)).totalPurchases, 1, 'two presses while loading are one order');
+    assert.equal(navigations.reloads, 0, 'the page reloaded');
+    assertClean(page);
+  } finally {
+    await context.close();
+  }
+});
+
+test("the buyer's own purchase lowers the stock at once; the stream's count then wins", async () => {
+  const sale = await server.createSale({ productName: 'Mine counts', initialStock: 5 });
+  const { context, page } = await openPage(browser);
+  // The event stream is held, so only the purchase's answer can move the count.
+  let stream = null;
+  await page.route('**/api/v1/sales/events**', (route) => {
+    stream = route;
+  });
+  try {
+    await page.goto(`${server.url}/?sku=${encodeURIComponent(sale.sku)}`);
+    await waitForState(page, 'ACTIVE');
+    await page.getByLabel('Your name').fill(uniqueUser('own'));
+    assert.equal(await stockShown(page), 5);
+    await clickBuy(page);
+    await waitForOutcome(page, 'success');
+    assert.equal(await stockShown(page), 4, 'the own unit is gone from the count with the answer');
+    assert.ok(stream, 'the page opened its event stream');
+    // The stream's `initial` says 4 as well: the unit is not taken twice.
+    await stream.continue();
+    await page.locator('#conn[data-mode="live"]').waitFor();
+    assert.equal(await stockShown(page), 4);
+    assert.equal((await server.purchase(sale.sku, uniqueUser('other'))).json.success, true);
+    await waitForStock(page, 3);
+    assertClean(page);
+  } finally {
+    await context.close();
   }
 });
 

@@ -22,6 +22,7 @@ const page = {
   loaded: false,
   loadFailed: false,
   buying: false,
+  queued: false, // Buy was pressed before the page was ready: placed once it is
   retryAt: 0, // server-clock ms before which a purchase waits (429 / 503 Retry-After)
   identityLoaded: false, // the auth mode is known: which identity form to show
   result: null,
@@ -53,6 +54,9 @@ function bindElements() {
 
 async function main() {
   bindElements();
+  // First of all, before anything is awaited: a press of Buy (or Enter) while the page loads
+  // must never submit the form natively, which would reload the page.
+  el.buyForm.addEventListener('submit', onSubmit);
   hydrateIcons();
   el.result.tabIndex = -1;
 
@@ -73,6 +77,37 @@ async function main() {
   loadMine();
   tick();
   if (fixedSku) setTimeout(loadOthers, 1500);
+  if (page.queued) {
+    page.queued = false;
+    if (page.result && page.result.kind === 'queued') page.result = null;
+    if (currentSale()) submitBuy();
+    else render();
+  }
+}
+
+/** Everything a purchase needs is known: the sale list and the identity mode. */
+function ready() {
+  return page.loaded && page.identityLoaded;
+}
+
+function onSubmit(event) {
+  event.preventDefault();
+  if (!ready()) {
+    // Pressed while loading: said at once, and placed as soon as the page knows the sale and
+    // the buyer (never twice: a queue of one press).
+    page.queued = true;
+    setResult({ kind: 'queued', tone: 'info', title: 'Loading…', detail: 'Your order is placed as soon as the page is ready.' });
+    return;
+  }
+  submitBuy();
+}
+
+function submitBuy() {
+  if (identity.mode === 'jwt' && !identity.ready()) {
+    focusSignIn();
+    return;
+  }
+  buy();
 }
 
 async function loadSales() {
@@ -218,7 +253,8 @@ function render() {
 
   el.countdown.hidden = !(key === 'UPCOMING' || key === 'ACTIVE');
   el.stock.hidden = !sale;
-  el.buyForm.hidden = !sale || !page.identityLoaded;
+  // While loading the button is there (saying so), so that a press is answered, not lost.
+  el.buyForm.hidden = !sale && key !== 'LOADING';
   if (key === 'UPCOMING') {
     setText(el.countdownLabel, 'Starts in');
     setText(el.countdownAt, `Opens ${formatDateTime(sale.startMs)} (your time)`);
@@ -273,12 +309,20 @@ function renderStock(sale, key) {
 }
 
 function renderBuy(sale, key, now) {
-  if (!sale) return;
+  if (!sale && key !== 'LOADING') return;
   const jwt = identity.mode === 'jwt';
-  el.buyerHeader.hidden = jwt;
-  el.buyerJwt.hidden = !jwt;
+  el.buyerHeader.hidden = !page.identityLoaded || jwt;
+  el.buyerJwt.hidden = !page.identityLoaded || !jwt;
   if (jwt) {
     setText(el.buyerJwtText, identity.ready() ? `Buying as ${identity.userId()}` : 'Sign in to buy: one unit per account.');
+  }
+  if (!sale || !ready()) {
+    setText(el.buyLabel, 'Loading…');
+    el.buySpinner.hidden = false;
+    el.buy.setAttribute('aria-disabled', 'true');
+    el.buy.dataset.state = 'loading';
+    el.buy.setAttribute('aria-busy', 'true');
+    return;
   }
 
   let label = 'Buy now';
@@ -404,16 +448,32 @@ async function buy() {
   page.buying = true;
   page.result = { kind: 'pending', tone: 'info', title: 'Placing your order…', detail: '' };
   render();
+  const stockAtSend = sale.stock; // `sale` itself moves with the stream meanwhile
   const result = await api.buy(sale.sku);
   page.buying = false;
-  await interpretPurchase(sale, result);
+  await interpretPurchase(sale, result, stockAtSend);
 }
 
-async function interpretPurchase(sale, result) {
+/**
+ * The buyer's own unit leaves the shown stock at once, not when the stream says so. What was shown
+ * when the order left is never below the true stock then, and the order took one more, so
+ * `stockAtSend - 1` is never below what the stream says later (stock only falls while a sale
+ * runs); a stream value replaces it anyway. A count that already fell that far (the event came
+ * first) is left alone: the unit is not taken twice.
+ */
+function takeOwnUnit(sale, stockAtSend) {
+  const current = store.get(sale.sku);
+  if (!current || current.startTime !== sale.startTime || current.initialStock !== sale.initialStock) return;
+  const expected = Math.max(0, stockAtSend - 1);
+  if (current.stock > expected) store.setStock(sale.sku, expected);
+}
+
+async function interpretPurchase(sale, result, stockAtSend) {
   const now = serverNow();
   if (result.ok) {
     const p = result.data;
     page.mine = { status: 'found', purchase: p };
+    takeOwnUnit(sale, stockAtSend);
     setResult({ kind: 'success', tone: 'success', title: 'Your order is confirmed.', purchaseNo: p.purchaseNo, detail: `Bought at ${formatTime(p.purchasedAt)}. Keep the order number.` }, { focus: true });
     return;
   }
@@ -649,15 +709,6 @@ function setupIdentity() {
     clearTimeout(nameTimer);
     if (el.buyerName.value.trim()) commitName();
   });
-  el.buyForm.addEventListener('submit', (event) => {
-    event.preventDefault();
-    if (identity.mode === 'jwt' && !identity.ready()) {
-      focusSignIn();
-      return;
-    }
-    buy();
-  });
-
   if (identity.mode !== 'jwt') return;
   el.account.hidden = false;
   const registration = Boolean(page.info && page.info.registration);
