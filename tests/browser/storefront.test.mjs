@@ -268,6 +268,43 @@ test('a sale created in the admin page appears live on the buyer page', async ()
   }
 });
 
+test('a delete retried after a lost answer never removes a newer sale of the same sku', async () => {
+  const first = await server.createSale({ productName: 'Deleted once', initialStock: 3 });
+  const admin = await adminPage();
+  const deletes = [];
+  // The first delete reaches the server and is done, but its answer is lost on the way back.
+  await admin.page.route(`**/api/v1/products/${first.sku}*`, async (route) => {
+    if (route.request().method() !== 'DELETE') return route.continue();
+    deletes.push(route.request().url());
+    if (deletes.length === 1) {
+      await route.fetch();
+      return route.abort('connectionreset');
+    }
+    return route.continue();
+  });
+  admin.page.allowFailedLoads = true; // the lost answer, on purpose
+  try {
+    await admin.page.getByRole('button', { name: `Delete ${first.sku}` }).click();
+    const dialog = admin.page.getByRole('dialog');
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await admin.page.locator('#delete-error').filter({ hasText: /try again/i }).waitFor();
+    // Meanwhile someone creates the sku again.
+    const second = await server.createSale({ sku: first.sku, productName: 'Created again', initialStock: 5 });
+    assert.notEqual(second.saleId, first.saleId);
+    // The operator retries: the dialog was about the first sale, and only that one may go.
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(deletes.length, 2);
+    for (const url of deletes) assert.equal(new URL(url).searchParams.get('saleId'), String(first.saleId));
+    const survivor = await server.product(first.sku);
+    assert.equal(survivor.saleId, second.saleId, 'the newer sale is still there');
+    await admin.page.locator(`tr[data-sku="${first.sku}"]`).filter({ hasText: 'Created again' }).waitFor();
+    assertClean(admin.page);
+  } finally {
+    await admin.context.close();
+  }
+});
+
 test('the CSV download of the admin page holds every order', async () => {
   const sale = await server.createSale({ productName: 'Exported', initialStock: 40 });
   const users = Array.from({ length: 25 }, () => uniqueUser('csv'));

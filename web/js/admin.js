@@ -581,7 +581,9 @@ async function onSaveSale(event) {
 
 function openDelete(sale) {
   if (!sale) return;
-  deleting = sale;
+  // The sale is pinned by its id when the dialog opens: a retry after a lost answer can then only
+  // delete this sale, never a newer one created under the same sku meanwhile.
+  deleting = { sku: sale.sku, saleId: Number.isInteger(sale.saleId) ? sale.saleId : null };
   const sold = sale.initialStock - sale.stock;
   setText(el.deleteTitle, `Delete ${sale.sku}?`);
   setText(el.deleteText, `“${sale.productName}” and its ${formatNumber(sold)} order${sold === 1 ? '' : 's'} will be removed for good. Order numbers are never reused.`);
@@ -591,21 +593,31 @@ function openDelete(sale) {
 
 async function onDelete() {
   if (!deleting) return;
-  const sku = deleting.sku;
+  const target = deleting;
   el.deleteConfirm.disabled = true;
-  const result = await api.deleteProduct(sku);
+  el.deleteConfirm.setAttribute('aria-busy', 'true');
+  if (target.saleId === null) {
+    // A sale the stream announced after the last read of the list: its id is read first (once).
+    const read = await api.product(target.sku);
+    if (read.ok && Number.isInteger(read.data.saleId)) target.saleId = read.data.saleId;
+  }
+  const result = await api.deleteProduct(target.sku, target.saleId ?? undefined);
   el.deleteConfirm.disabled = false;
+  el.deleteConfirm.removeAttribute('aria-busy');
   if (result.ok || result.status === 404) {
+    // 404 to a delete that names its sale: that sale is gone (maybe by the first, lost attempt).
     el.deleteDialog.close();
-    store.remove(sku);
-    toast(`Deleted ${sku}.`);
+    const shown = store.get(target.sku);
+    if (shown && (shown.saleId === target.saleId || target.saleId === null)) store.remove(target.sku);
+    deleting = null;
+    toast(result.ok ? `Deleted ${target.sku}.` : `${target.sku} was already deleted.`);
     return;
   }
   if (keyRefused(result)) {
     el.deleteDialog.close();
     return;
   }
-  setText(el.deleteError, result.status === 0 ? 'The server could not be reached. Try again.' : fieldMessage(result.error));
+  setText(el.deleteError, result.status === 0 ? 'The server could not be reached: the sale may or may not be deleted. Try again; a retry deletes only this sale.' : fieldMessage(result.error));
 }
 
 // ---- toasts and footer ---------------------------------------------------------------------

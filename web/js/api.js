@@ -116,7 +116,10 @@ export const api = {
   createProduct: (fields) => request('/api/v1/products', { method: 'POST', body: fields, auth: 'admin' }),
   updateProduct: (sku, fields) =>
     request(`/api/v1/products/${encodeURIComponent(sku)}`, { method: 'PUT', body: fields, auth: 'admin' }),
-  deleteProduct: (sku) => request(`/api/v1/products/${encodeURIComponent(sku)}`, { method: 'DELETE', auth: 'admin' }),
+  product: (sku) => request(`/api/v1/products/${encodeURIComponent(sku)}`, { auth: 'admin' }),
+  /** With `saleId` the server deletes the sku's sale only if it is that one (a retry is safe). */
+  deleteProduct: (sku, saleId) =>
+    request(`/api/v1/products/${encodeURIComponent(sku)}${Number.isInteger(saleId) ? `?saleId=${saleId}` : ''}`, { method: 'DELETE', auth: 'admin' }),
   orders: (sku, { after, limit } = {}) => {
     const query = new URLSearchParams();
     if (after) query.set('after', after);

@@ -116,7 +116,9 @@ export class SaleStore {
       }
       if (previous.initialStock === next.initialStock) next.stock = Math.min(previous.stock, next.stock);
     }
-    for (const key of ['createdAt', 'persistedPurchases', 'totalPurchases']) {
+    // The admin fields a stream `initial` lacks; a sale of the sku created anew arrives only after
+    // its predecessor's `sale-deleted`, so these belong to the same sale.
+    for (const key of ['createdAt', 'saleId', 'persistedPurchases', 'totalPurchases']) {
       if (next[key] === undefined && previous[key] !== undefined) next[key] = previous[key];
     }
     if (next.currentStock !== undefined) next.currentStock = next.stock;
