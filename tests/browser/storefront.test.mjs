@@ -305,6 +305,34 @@ test('a delete retried after a lost answer never removes a newer sale of the sam
   }
 });
 
+test('the orders panel counts stored and sold orders of one moment, whatever the periodic count says', async () => {
+  const sale = await server.createSale({ productName: 'Counted', initialStock: 40 });
+  for (let i = 0; i < 5; i++) assert.equal((await server.purchase(sale.sku, uniqueUser('count'))).json.success, true);
+  const admin = await adminPage();
+  try {
+    const row = admin.page.locator(`tr[data-sku="${sale.sku}"]`);
+    await row.waitFor();
+    // From now on the periodic read of the list (which carries persistedPurchases) gets no
+    // answer, so the page's count of stored orders falls behind.
+    await admin.page.route('**/api/v1/products', () => {});
+    for (let i = 0; i < 4; i++) assert.equal((await server.purchase(sale.sku, uniqueUser('count'))).json.success, true);
+    await admin.page.waitForFunction((sku) => document.querySelector(`tr[data-sku="${sku}"] [data-field="sold"]`)?.textContent.trim() === '9', sale.sku);
+    await admin.page.getByRole('button', { name: `Orders of ${sale.sku}` }).click();
+    const status = admin.page.locator('#orders-status');
+    await status.filter({ hasText: /^Orders 1–/ }).waitFor();
+    const text = await status.innerText();
+    const [, first, last, stored] = (/Orders (\d+)–(\d+) of (\d+) stored/.exec(text) || []).map(Number);
+    const sold = Number((/(\d+) sold/.exec(text) || [])[1]);
+    assert.equal(first, 1, text);
+    assert.equal(last, await admin.page.locator('#orders-body tr').count(), text);
+    assert.ok(last <= stored, `no more orders listed than stored: ${text}`);
+    assert.ok(stored <= sold && sold === 9, `stored never above sold, sold as the stream says: ${text}`);
+    assertClean(admin.page);
+  } finally {
+    await admin.context.close();
+  }
+});
+
 test('the CSV download of the admin page holds every order', async () => {
   const sale = await server.createSale({ productName: 'Exported', initialStock: 40 });
   const users = Array.from({ length: 25 }, () => uniqueUser('csv'));

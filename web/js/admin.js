@@ -9,7 +9,7 @@ import { startClock, serverNow } from './clock.js';
 import { openFeed } from './events.js';
 import { SaleStore, effectiveState, stateBadge } from './sales.js';
 import { h, fill, setText, icon, hydrateIcons, fieldErrors } from './dom.js';
-import { formatNumber, formatDateTime, formatShortDateTime, formatClockTime, formatIn, localZoneLabel, toLocalInput, fromLocalInput } from './format.js';
+import { formatNumber, formatTime, formatDateTime, formatShortDateTime, formatClockTime, formatIn, localZoneLabel, toLocalInput, fromLocalInput } from './format.js';
 import { createRateChart } from './chart.js';
 
 const KEY_STORAGE = 'flashsale.adminKey';
@@ -27,7 +27,8 @@ let started = false;
 let info = null;
 let flashNew = false; // rows added after the first paint are highlighted for a moment
 
-const orders = { sku: null, cursors: [], after: null, nextCursor: null, loading: false, rows: [] };
+// readAt and soldAtRead: when the page was read and how many units the stream said were sold then
+const orders = { sku: null, cursors: [], after: null, nextCursor: null, loading: false, rows: [], error: '', readAt: 0, soldAtRead: null };
 let editing = null; // the sale being edited, or null for a new one
 let deleting = null;
 
@@ -382,12 +383,16 @@ async function loadOrders() {
     if (keyRefused(result)) return;
     orders.rows = [];
     orders.nextCursor = null;
-    setText(el.ordersStatus, result.status === 404 ? 'This sale no longer exists.' : `The orders could not be read: ${result.error.message}`);
+    orders.error = result.status === 404 ? 'This sale no longer exists.' : `The orders could not be read: ${result.error.message}`;
     renderOrders();
     return;
   }
+  orders.error = '';
   orders.rows = result.data;
   orders.nextCursor = result.meta ? result.meta.nextCursor : null;
+  orders.readAt = serverNow();
+  const sale = store.get(sku);
+  orders.soldAtRead = sale ? sale.initialStock - sale.stock : null;
   renderOrders();
 }
 
@@ -402,9 +407,7 @@ function renderOrders() {
     setText(el.ordersStatus, 'Loading…');
     return;
   }
-  const sale = store.get(orders.sku);
-  const total = sale && Number.isFinite(sale.persistedPurchases) ? ` of ${formatNumber(sale.persistedPurchases)} stored` : '';
-  setText(el.ordersStatus, orders.rows.length ? `Orders ${formatNumber(first)}–${formatNumber(first + orders.rows.length - 1)}${total}, oldest first.` : page === 1 ? 'No orders yet.' : 'No more orders.');
+  setText(el.ordersStatus, orders.error || ordersSummary(first));
   setText(el.ordersPage, `Page ${page}`);
   fill(
     el.ordersBody,
@@ -412,6 +415,31 @@ function renderOrders() {
       h('tr', {}, h('td', { class: 'mono', 'data-label': 'Order' }, p.purchaseNo), h('td', { 'data-label': 'Buyer', class: 'buyer' }, p.userId), h('td', { class: 'num', 'data-label': 'Bought at' }, formatDateTime(p.purchasedAt))),
     ),
   );
+}
+
+/**
+ * What the page shows, in numbers of one moment: the orders stored when the page was read (the
+ * listing holds stored orders only) and the units sold then. A last page knows the stored total
+ * itself; another page takes the periodic count when it is not behind the listing. Sold comes
+ * from the stream and may lag the listing by an event, so it is never shown below stored. Not
+ * updated live: this line is a polite live region, read out when the page changes.
+ */
+function ordersSummary(first) {
+  const page = orders.cursors.length + 1;
+  const shown = orders.rows.length;
+  const last = first + shown - 1;
+  const sale = store.get(orders.sku);
+  let stored = null;
+  if (!orders.nextCursor) stored = shown ? last : first - 1;
+  else if (sale && Number.isFinite(sale.persistedPurchases) && sale.persistedPurchases > last) stored = sale.persistedPurchases;
+  const floor = stored ?? last;
+  const sold = Number.isFinite(orders.soldAtRead) ? Math.max(orders.soldAtRead, floor) : null;
+  const parts = [];
+  if (shown) parts.push(`Orders ${formatNumber(first)}–${formatNumber(last)}${stored === null ? '' : ` of ${formatNumber(stored)} stored`}, oldest first`);
+  else parts.push(page === 1 ? 'No orders stored yet' : 'No more orders');
+  if (sold !== null) parts.push(`${formatNumber(sold)} sold`);
+  parts.push(`read at ${formatTime(orders.readAt)}`);
+  return `${parts.join(' · ')}.`;
 }
 
 async function downloadCsv() {
