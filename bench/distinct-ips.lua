@@ -3,9 +3,10 @@
 -- --rate-limit-ip; its memory must not grow with the addresses (bench/limiter-memory.sh).
 local sku = os.getenv("SKU") or "BENCH-IPS"
 local counter = 0
-local thread_index = 0
 local threads = {}
 
+-- thread_index is a global of each thread's Lua state, set here before init: a chunk-level
+-- "local thread_index" would shadow it and give every thread the same buyers.
 function setup(thread)
   thread:set("thread_index", #threads)
   table.insert(threads, thread)

@@ -4,8 +4,9 @@ local sku = os.getenv("SKU") or "BENCH-STORM"
 local prefix = os.getenv("USER_PREFIX") or tostring(os.time())
 local threads = {}
 local counter = 0
-local thread_index = 0
 
+-- thread_index is a global of each thread's Lua state, set here before init: a chunk-level
+-- "local thread_index" would shadow it and give every thread the same buyers.
 function setup(thread)
   thread:set("thread_index", #threads)
   table.insert(threads, thread)
