@@ -205,6 +205,22 @@ test('a sku stream hears its sale deleted, then created again', async () => {
   assert.deepEqual(again.data, { type: 'initial', data: await initialFromApi(sku) });
 });
 
+test('an update that changes a sale sends its whole state again as an initial; one that changes nothing sends nothing', async () => {
+  const { sku } = await server.createSale({ productName: 'Before', initialStock: 4, startTime: isoIn(3_600_000), endTime: isoIn(7_200_000) });
+  const s = await stream(`?sku=${sku}`);
+  await s.next();
+  const url = `/api/v1/products/${sku}`;
+  assertOk(await server.api('PUT', url, { admin: true, body: { productName: 'Before' } }));
+  assertOk(await server.api('PUT', url, { admin: true, body: { productName: 'After', initialStock: 6 } }));
+  // The stream is ordered: had the update that changed nothing sent anything, it would come first.
+  const updated = await s.next(() => true, { from: 1 });
+  assert.deepEqual(updated.data, { type: 'initial', data: await initialFromApi(sku) });
+  assert.equal(updated.data.data.productName, 'After');
+  assert.equal(updated.data.data.stock, 6);
+  assert.equal(s.events.length, 2);
+  assertFraming(s);
+});
+
 test('a heartbeat comment ": ping" keeps an idle stream alive', async () => {
   const { sku } = await server.createSale();
   const s = await stream(`?sku=${sku}`);
