@@ -1,7 +1,8 @@
 // The storefront in a real browser (Debian's chromium, headless, through playwright-core) against
 // the real binary, in the mode FLASHSALE_MODE names: the buyer page and the operator page as
 // people use them, with every change arriving without a reload. Each run also leaves screenshots
-// of both pages at phone and desktop width in SCREENSHOT_DIR (build/screenshots/<mode>/).
+// of the key states (one screen each) at phone and desktop width in SCREENSHOT_DIR
+// (build/screenshots/<mode>/), and checks that no page scrolls sideways at either width.
 //
 // The pages are looked at the way a person does — labels, button names, the words shown — and,
 // where words would be brittle, through the states the pages expose as data attributes:
@@ -12,8 +13,8 @@ import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, uniqueSku, uniqueUser } from '../blackbox/lib/harness.mjs';
-import { launchBrowser, openPage, assertClean, screenshot, VIEWPORTS, UI_TIMEOUT_MS } from './lib/browser.mjs';
+import { startServer, uniqueSku, uniqueUser, isoIn } from '../blackbox/lib/harness.mjs';
+import { launchBrowser, openPage, assertClean, assertFitsWidth, screenshot, VIEWPORTS, UI_TIMEOUT_MS } from './lib/browser.mjs';
 
 
 let server;
@@ -377,35 +378,84 @@ test('the stream reconnects after the server restarts', async () => {
   }
 });
 
-test('screenshots of both pages at phone and desktop width', async () => {
+// The key states as a person sees them, one screen each (docs/screenshots, the README's table),
+// at phone and desktop width; at each, no page may scroll sideways, also with the operator's
+// dialog and orders open.
+test('screenshots of the key states at phone and desktop width, and no page wider than the screen', async () => {
   const saved = [];
+  const shoot = async (page, name, options) => saved.push(await screenshot(page, name, options));
   for (const [width, viewport] of Object.entries(VIEWPORTS)) {
+    // upcoming: the countdown to the start, a day and more away
+    const later = await server.createSale({
+      productName: 'Limited Edition Widget', initialStock: 120,
+      startTime: isoIn((27 * 60 + 14) * 60_000), endTime: isoIn(3 * 24 * 3_600_000),
+    });
+    const early = await buyerPage(later.sku, { viewport });
+    await waitForState(early.page, 'UPCOMING');
+    await assertFitsWidth(early.page, `the buyer page of an upcoming sale at ${width} width`);
+    await shoot(early.page, `buyer-upcoming-${width}`);
+    assertClean(early.page);
+    await early.context.close();
+
     const sale = await server.createSale({ productName: 'Limited Edition Widget', initialStock: 120 });
     let sold = 0;
     // the operator watches while orders come in, so the live counters and the chart have something
     const admin = await adminPage({ viewport });
-    const soldCell = admin.page.locator(`tr[data-sku="${sale.sku}"] [data-field="sold"]`);
     for (let wave = 0; wave < 3; wave++) {
       for (let i = 0; i < 6 + 4 * wave; i++, sold++) await server.purchase(sale.sku, uniqueUser('shot'));
       await admin.page.waitForFunction(([cell, n]) => Number(document.querySelector(cell)?.textContent.replace(/[^\d]/g, '')) === n,
         [`tr[data-sku="${sale.sku}"] [data-field="sold"]`, sold]);
     }
-    assert.equal(Number((await soldCell.innerText()).replace(/[^\d]/g, '')), sold);
 
-    const { context, page } = await buyerPage(sale.sku, { viewport, name: uniqueUser('shopper') });
+    // live, then the buyer's order confirmed
+    const { context, page } = await buyerPage(sale.sku, { viewport, name: 'Ada Lovelace' });
+    await page.locator('#conn[data-mode="live"]').waitFor();
+    await waitForStock(page, 120 - sold);
+    await assertFitsWidth(page, `the buyer page of a live sale at ${width} width`);
+    await shoot(page, `buyer-live-${width}`);
     await clickBuy(page);
     await waitForOutcome(page, 'success');
     sold += 1;
     await waitForStock(page, 120 - sold);
-    saved.push(await screenshot(page, `buyer-${width}`));
+    await assertFitsWidth(page, `the buyer page with an order at ${width} width`);
+    // the order confirmed with the sale it belongs to: from the sale's card (a phone: its stock)
+    await shoot(page, `buyer-success-${width}`, { top: page.locator(width === 'phone' ? '#stock' : '#sale') });
     assertClean(page);
     await context.close();
 
+    // sold out: another buyer takes the last unit while this one watches
+    const last = await server.createSale({ productName: 'Limited Edition Widget', initialStock: 1 });
+    const late = await buyerPage(last.sku, { viewport, name: 'Grace Hopper' });
+    await late.page.locator('#conn[data-mode="live"]').waitFor();
+    assert.equal((await server.purchase(last.sku, uniqueUser('first'))).json.success, true);
+    await waitForState(late.page, 'SOLD_OUT');
+    await assertFitsWidth(late.page, `the buyer page of a sold-out sale at ${width} width`);
+    await shoot(late.page, `buyer-soldout-${width}`);
+    assertClean(late.page);
+    await late.context.close();
+
+    // the operator: the counters, the chart and the sales; then the orders and the sale dialog
+    await admin.page.locator(`tr[data-sku="${last.sku}"] [data-field="sold"]`).filter({ hasText: '1' }).waitFor();
+    await assertFitsWidth(admin.page, `the operator page at ${width} width`);
+    // a phone's screen holds the chart and the first sales below the counters
+    await shoot(admin.page, `admin-${width}`, width === 'phone' ? { top: admin.page.locator('.chart-card') } : {});
     await admin.page.getByRole('button', { name: `Orders of ${sale.sku}` }).click();
     await admin.page.locator('#orders-body tr').nth(sold - 1).waitFor();
-    saved.push(await screenshot(admin.page, `admin-${width}`));
+    await assertFitsWidth(admin.page, `the operator page with orders at ${width} width`);
+    await admin.page.getByRole('button', { name: 'New sale' }).first().click();
+    const dialog = admin.page.getByRole('dialog');
+    await dialog.getByLabel('Product name').waitFor();
+    await assertFitsWidth(admin.page, `the sale dialog at ${width} width`);
     assertClean(admin.page);
     await admin.context.close();
+
+    const docs = await openPage(browser, { viewport });
+    await docs.page.goto(`${server.url}/docs`);
+    await docs.page.getByRole('heading', { name: 'flashsale API', level: 1 }).waitFor();
+    await assertFitsWidth(docs.page, `the docs page at ${width} width`);
+    await shoot(docs.page, `docs-${width}`);
+    assertClean(docs.page);
+    await docs.context.close();
   }
   for (const file of saved) assert.ok((await stat(file)).size > 10_000, `${file} looks empty`);
 });

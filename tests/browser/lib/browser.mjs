@@ -65,29 +65,38 @@ export function assertClean(page) {
   assert.deepEqual(page.problems, [], `the page reported problems:\n${page.problems.join('\n')}`);
 }
 
-/** Saves a full-page screenshot as <dir>/<name>.png and returns its path. */
-export async function screenshot(page, name) {
+/**
+ * Saves what the viewport shows (a person's screen, not the whole page) as <dir>/<name>.png and
+ * returns its path: the top of the page, or, with `top` (a locator), the page scrolled so that the
+ * element starts just below the sticky top bar. Animations are shown finished.
+ */
+export async function screenshot(page, name, { top } = {}) {
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   const file = path.join(SCREENSHOT_DIR, `${name}.png`);
-  // From the top; asked again until it holds: a smooth scroll the page started (to a panel it
-  // focused) may still be under way.
-  await page.waitForFunction(() => {
-    window.scrollTo({ top: 0, left: 0, behavior: 'instant' });
-    return window.scrollY === 0;
-  });
-  // Chromium draws a sticky element of a full-page capture where the viewport's edge would be, in
-  // the middle of the picture: for the capture it is put in the flow (as it is at the top), then
-  // back.
-  const unstuck = await page.evaluate(() => {
-    const elements = [...document.querySelectorAll('body *')].filter((e) => getComputedStyle(e).position === 'sticky');
-    for (const e of elements) e.style.position = 'relative';
-    return elements.length;
-  });
-  await page.screenshot({ path: file, fullPage: true });
-  if (unstuck > 0) {
-    await page.evaluate(() => {
-      for (const e of document.querySelectorAll('body *')) if (e.style.position === 'relative') e.style.position = '';
-    });
-  }
+  // Asked again until it holds: a smooth scroll the page started (to a panel it focused) may
+  // still be under way, and the page may still grow below.
+  await page.waitForFunction((element) => {
+    let target = 0;
+    if (element) {
+      const bar = document.querySelector('.topbar');
+      const below = (bar ? bar.getBoundingClientRect().height : 0) + 12;
+      const last = document.scrollingElement.scrollHeight - window.innerHeight;
+      target = Math.max(0, Math.min(last, Math.round(element.getBoundingClientRect().top + window.scrollY - below)));
+    }
+    window.scrollTo({ top: target, left: 0, behavior: 'instant' });
+    return Math.abs(window.scrollY - target) < 1;
+  }, top ? await top.elementHandle() : null);
+  await page.screenshot({ path: file, animations: 'disabled' });
   return file;
+}
+
+/** Fails when the page scrolls sideways: something in it is wider than the viewport. */
+export async function assertFitsWidth(page, what) {
+  const { scrollWidth, innerWidth, widest } = await page.evaluate(() => {
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ''}${e.className && typeof e.className === 'string' ? `.${e.className.trim().split(/\s+/).join('.')}` : ''}`);
+    return { scrollWidth: document.scrollingElement.scrollWidth, innerWidth: window.innerWidth, widest: wide.slice(0, 5) };
+  });
+  assert.ok(scrollWidth <= innerWidth, `${what} scrolls sideways: ${scrollWidth} px wide in a ${innerWidth} px viewport (${widest.join(', ')})`);
 }
