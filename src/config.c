@@ -35,6 +35,15 @@ enum {
     OPT_REDIS,
     OPT_POSTGRES,
     OPT_WITH_WORKER,
+    OPT_MAX_CONNECTIONS,
+    OPT_SHUTDOWN_TIMEOUT,
+    OPT_IDLE_TIMEOUT,
+    OPT_HEADER_TIMEOUT,
+    OPT_BODY_TIMEOUT,
+    OPT_MAX_HEADER_BYTES,
+    OPT_MAX_HEADERS,
+    OPT_MAX_BODY_BYTES,
+    OPT_HTTP2,
     OPT_HELP
 };
 
@@ -48,6 +57,15 @@ static const struct option serve_options[] = {
     {"redis", required_argument, NULL, OPT_REDIS},
     {"postgres", required_argument, NULL, OPT_POSTGRES},
     {"with-worker", no_argument, NULL, OPT_WITH_WORKER},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+    {"body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT},
+    {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER_BYTES},
+    {"max-headers", required_argument, NULL, OPT_MAX_HEADERS},
+    {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY_BYTES},
+    {"http2", no_argument, NULL, OPT_HTTP2},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -73,6 +91,101 @@ static int parse_int(const char *text, int min, int max, int *out)
     return 0;
 }
 
+/* A duration: digits with "ms", "s" or "m", or bare digits meaning seconds; at most max_ms. */
+static int parse_duration_ms(const char *text, unsigned min_ms, unsigned max_ms, unsigned *out)
+{
+    unsigned long long value = 0, scale = 1000;
+    size_t digits = 0;
+
+    if (text == NULL)
+        return -1;
+    for (; text[digits] >= '0' && text[digits] <= '9'; ++digits) {
+        value = value * 10 + (unsigned long long)(text[digits] - '0');
+        if (value > max_ms)
+            return -1;
+    }
+    if (digits == 0)
+        return -1;
+    if (strcmp(text + digits, "ms") == 0)
+        scale = 1;
+    else if (strcmp(text + digits, "m") == 0)
+        scale = 60000;
+    else if (strcmp(text + digits, "s") != 0 && text[digits] != '\0')
+        return -1;
+    if (value * scale < min_ms || value * scale > max_ms)
+        return -1;
+    *out = (unsigned)(value * scale);
+    return 0;
+}
+
+/* The connection-limit options: flag or environment variable, name, bounds, and where they go. */
+typedef struct {
+    int option;
+    const char *env;
+    const char *name;
+    bool duration;
+    unsigned min, max;
+} bound_t;
+
+static const bound_t bounds[] = {
+    {OPT_SHUTDOWN_TIMEOUT, "SHUTDOWN_TIMEOUT", "shutdown-timeout", true, 0, 3600000},
+    {OPT_IDLE_TIMEOUT, "IDLE_TIMEOUT", "idle-timeout", true, 100, 3600000},
+    {OPT_HEADER_TIMEOUT, "HEADER_TIMEOUT", "header-timeout", true, 100, 3600000},
+    {OPT_BODY_TIMEOUT, "BODY_TIMEOUT", "body-timeout", true, 100, 3600000},
+    {OPT_MAX_HEADER_BYTES, "MAX_HEADER_BYTES", "max-header-bytes", false, 1024, 1048576},
+    {OPT_MAX_HEADERS, "MAX_HEADERS", "max-headers", false, 8, 1000},
+    {OPT_MAX_BODY_BYTES, "MAX_BODY_BYTES", "max-body-bytes", false, 64, 64 * 1048576},
+    {OPT_MAX_CONNECTIONS, "MAX_CONNECTIONS", "max-connections", false, 1, 10000000},
+};
+
+static unsigned *bound_target(config_t *config, int option, unsigned *scratch)
+{
+    switch (option) {
+    case OPT_SHUTDOWN_TIMEOUT:
+        return &config->shutdown_timeout_ms;
+    case OPT_IDLE_TIMEOUT:
+        return &config->idle_timeout_ms;
+    case OPT_HEADER_TIMEOUT:
+        return &config->header_timeout_ms;
+    case OPT_BODY_TIMEOUT:
+        return &config->body_timeout_ms;
+    case OPT_MAX_HEADER_BYTES:
+        return &config->max_header_bytes;
+    case OPT_MAX_HEADERS:
+        return &config->max_headers;
+    case OPT_MAX_BODY_BYTES:
+        return &config->max_body_bytes;
+    default:
+        return scratch;
+    }
+}
+
+/* Applies every bound from its flag (texts[i]) or else its environment variable. */
+static int parse_bounds(config_t *config, const char *const *texts, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); ++i) {
+        const bound_t *bound = &bounds[i];
+        const char *text = texts[i] != NULL ? texts[i] : env_or(bound->env, NULL);
+        unsigned scratch = 0, *target = bound_target(config, bound->option, &scratch);
+        int value;
+
+        if (text == NULL)
+            continue;
+        if (bound->duration ? parse_duration_ms(text, bound->min, bound->max, target) != 0
+                            : parse_int(text, (int)bound->min, (int)bound->max, &value) != 0) {
+            snprintf(err, err_size, "%s must be %s from %u to %u%s, got '%s'", bound->name,
+                     bound->duration ? "a duration" : "a number", bound->duration ? bound->min : bound->min,
+                     bound->max, bound->duration ? " ms (500ms, 10s, 2m)" : "", text);
+            return -1;
+        }
+        if (!bound->duration)
+            *target = (unsigned)value;
+        if (bound->option == OPT_MAX_CONNECTIONS)
+            config->max_connections = scratch;
+    }
+    return 0;
+}
+
 static void set_defaults(config_t *config)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -85,12 +198,21 @@ static void set_defaults(config_t *config)
         .postgres_url = env_or("DATABASE_URL", NULL),
         .port = 8080,
         .threads = cpus > 0 ? (int)cpus : 1,
+        .shutdown_timeout_ms = 10000,
+        .idle_timeout_ms = 10000,
+        .header_timeout_ms = 10000,
+        .body_timeout_ms = 10000,
+        .max_header_bytes = 16384,
+        .max_headers = 100,
+        .max_body_bytes = 16384,
     };
+    config->http2 = env_or("HTTP2", NULL) != NULL && strcmp(env_or("HTTP2", ""), "0") != 0;
 }
 
 static config_result_t parse(config_t *config, int argc, char **argv, bool serve, char *err, size_t err_size)
 {
     const char *port = env_or("PORT", NULL), *threads = env_or("THREADS", NULL);
+    const char *bound_texts[sizeof(bounds) / sizeof(bounds[0])] = {0};
     int option;
 
     set_defaults(config);
@@ -133,6 +255,21 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
         case OPT_WITH_WORKER:
             config->with_worker = true;
             break;
+        case OPT_HTTP2:
+            config->http2 = true;
+            break;
+        case OPT_MAX_CONNECTIONS:
+        case OPT_SHUTDOWN_TIMEOUT:
+        case OPT_IDLE_TIMEOUT:
+        case OPT_HEADER_TIMEOUT:
+        case OPT_BODY_TIMEOUT:
+        case OPT_MAX_HEADER_BYTES:
+        case OPT_MAX_HEADERS:
+        case OPT_MAX_BODY_BYTES:
+            for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); ++i)
+                if (bounds[i].option == option)
+                    bound_texts[i] = optarg;
+            break;
         default:
             snprintf(err, err_size, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
             return CONFIG_ERROR;
@@ -150,6 +287,8 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
         snprintf(err, err_size, "threads must be a number from 1 to 256, got '%s'", threads);
         return CONFIG_ERROR;
     }
+    if (serve && parse_bounds(config, bound_texts, err, err_size) != 0)
+        return CONFIG_ERROR;
     if ((config->redis_url == NULL) != (config->postgres_url == NULL)) {
         snprintf(err, err_size, "distributed mode needs both --redis and --postgres");
         return CONFIG_ERROR;

@@ -21,6 +21,16 @@ typedef struct {
     const char *redis_url; /* distributed mode when set (with postgres_url) */
     const char *postgres_url;
     bool with_worker; /* run the persister inside the server */
+    /* connection bounds (docs/api.md, "Limits"); 0 max_connections: derived from the fd limit */
+    size_t max_connections;
+    unsigned shutdown_timeout_ms;
+    unsigned idle_timeout_ms;
+    unsigned header_timeout_ms;
+    unsigned body_timeout_ms;
+    unsigned max_header_bytes;
+    unsigned max_headers;
+    unsigned max_body_bytes;
+    bool http2;
 } config_t;
 
 typedef enum {

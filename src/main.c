@@ -14,6 +14,7 @@
 #include "config.h"
 #include "distributed/distributed.h"
 #include "embedded/engine_embedded.h"
+#include "http/conn_limit.h"
 #include "http/http_server.h"
 
 /* Set by SIGTERM/SIGINT in `worker`, and by `serve` when its embedded worker must stop. */
@@ -74,10 +75,15 @@ static int serve(int argc, char **argv)
     config_t config;
     engine_t *engine;
     pthread_t worker;
+    size_t nofile, max_connections;
     int result, status;
 
     if ((status = finish_parse(config_parse_serve(&config, argc, argv, err, sizeof(err)), err)) >= 0)
         return status;
+    /* before the store opens its files and connections, which count against the same limit */
+    nofile = conn_limit_raise_nofile();
+    max_connections =
+        config.max_connections != 0 ? config.max_connections : conn_limit_default(nofile, config.threads);
     if (config.admin_key == NULL)
         config.admin_key = demo_admin_key(generated_key, sizeof(generated_key));
     if ((engine = open_engine(&config, err, sizeof(err))) == NULL)
@@ -99,6 +105,19 @@ static int serve(int argc, char **argv)
             .admin_key = config.admin_key,
             .engine = engine,
             .demo = config.demo,
+            .http1 =
+                {
+                    .idle_timeout_ms = config.idle_timeout_ms,
+                    .header_timeout_ms = config.header_timeout_ms,
+                    .body_timeout_ms = config.body_timeout_ms,
+                    .max_header_bytes = config.max_header_bytes,
+                    .max_headers = config.max_headers,
+                    .max_body_bytes = config.max_body_bytes,
+                    .http2 = config.http2,
+                },
+            .max_connections = max_connections,
+            .nofile = nofile,
+            .shutdown_timeout_ms = config.shutdown_timeout_ms,
         },
         err, sizeof(err));
     if (config.with_worker) {

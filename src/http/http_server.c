@@ -14,12 +14,7 @@
 #include "core/clock.h"
 #include "http/http_api.h"
 
-#define LOOP_TICK_MS     100   /* how soon a loop notices the stop flag */
-#define DRAIN_TIMEOUT_MS 10000 /* the longest a stop waits for requests in flight */
-#define IDLE_TIMEOUT_MS  10000 /* keep-alive and slow clients */
-/* Bodies up to this size are read and refused by the API with a JSON 413 above HTTP_MAX_BODY; h2o
-   refuses larger ones itself, in plain text, before buffering them. */
-#define MAX_ENTITY_SIZE (1024 * 1024)
+#define LOOP_TICK_MS 100 /* how soon a loop notices the stop flag */
 
 /* Fills address from the listen option; returns its length, or 0 after writing err. */
 static socklen_t parse_address(const http_server_options_t *options, struct sockaddr_storage *address,
@@ -93,34 +88,38 @@ static int check_port_free(const http_server_options_t *options, char *err, size
     return 0;
 }
 
-static void on_accept(h2o_socket_t *listener, const char *err)
+static void serve_socket(void *data, h2o_socket_t *sock)
 {
-    http_thread_t *thread = listener->data;
-    h2o_socket_t *socket;
-
-    if (err != NULL || (socket = h2o_evloop_socket_accept(listener)) == NULL)
-        return;
-    h2o_accept(&thread->accept, socket);
+    http_thread_t *thread = data;
+    http1_accept(&thread->http1, sock);
 }
 
-static bool loop_has_work(const http_thread_t *thread)
+static bool evict_idle(void *data)
 {
-    return thread->in_flight > 0;
+    http_thread_t *thread = data;
+    return http1_evict_idle(&thread->http1);
 }
 
-/* Stops accepting, then serves until nothing is in flight (bounded), then lets queued writes go. */
+/*
+ * The graceful stop of one loop: no new connections, idle ones closed, every request received
+ * answered with "Connection: close", all within the shutdown timeout.
+ */
 static void drain(http_thread_t *thread)
 {
-    int64_t deadline = clock_monotonic_ms() + DRAIN_TIMEOUT_MS;
+    const http_server_options_t *options = &thread->server->options;
+    int64_t deadline = clock_monotonic_ms() + (int64_t)options->shutdown_timeout_ms;
 
-    h2o_socket_read_stop(thread->listener);
-    h2o_socket_close(thread->listener);
-    thread->listener = NULL;
-    while (loop_has_work(thread) && clock_monotonic_ms() < deadline)
+    acceptor_close(&thread->acceptor);
+    /* HTTP/2 connections (--http2) get a GOAWAY from h2o */
+    h2o_context_request_shutdown(&thread->context);
+    /* requests that arrived before the stop are read before any connection is judged idle */
+    h2o_evloop_run(thread->context.loop, 0);
+    http1_stop(&thread->http1);
+    while ((thread->acceptor.open > 0 || thread->in_flight > 0) && clock_monotonic_ms() < deadline)
         h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
-    /* replies just sent sit in h2o's write queue until the loop runs again */
-    for (int i = 0; i < 3; ++i)
-        h2o_evloop_run(thread->context.loop, 0);
+    if (thread->acceptor.open > 0 || thread->in_flight > 0)
+        fprintf(stderr, "flashsale: shutdown timeout: %zu connections and %zu store calls left\n",
+                thread->acceptor.open, thread->in_flight);
 }
 
 /* ---- the demo sale ------------------------------------------------------------------------- */
@@ -210,14 +209,20 @@ static int init_thread(http_thread_t *thread)
 {
     http_server_t *server = thread->server;
 
+    acceptor_callbacks_t callbacks = {.serve = serve_socket, .evict = evict_idle, .data = thread};
+
     h2o_context_init(&thread->context, h2o_evloop_create(), &server->config);
     thread->accept.ctx = &thread->context;
     thread->accept.hosts = server->config.hosts;
-    /* the h2o socket owns the descriptor from here on */
-    thread->listener =
-        h2o_evloop_socket_create(thread->context.loop, thread->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
-    thread->listener->data = thread;
+    if (http1_loop_init(&thread->http1, &thread->context, &thread->accept, &server->options.http1) != 0) {
+        snprintf(thread->error, sizeof(thread->error), "out of memory");
+        return -1;
+    }
+    /* the acceptor owns the descriptor from here on */
+    acceptor_init(&thread->acceptor, thread->context.loop, thread->listen_fd, &server->connections,
+                  &callbacks);
     thread->listen_fd = -1;
+    thread->listening = true;
     if ((thread->engine =
              server->options.engine->ops->attach(server->options.engine, thread->context.loop)) == NULL) {
         snprintf(thread->error, sizeof(thread->error), "the storage engine refused a loop thread");
@@ -275,11 +280,13 @@ static void *run_thread(void *arg)
 
     thread->failed = init_thread(thread) != 0;
     if (wait_for_start(thread)) {
-        h2o_socket_read_start(thread->listener, on_accept);
-        while (!atomic_load(&server->stopping))
+        acceptor_start(&thread->acceptor);
+        while (!atomic_load(&server->stopping)) {
             h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
+            acceptor_tick(&thread->acceptor);
+        }
     }
-    if (thread->listener != NULL)
+    if (thread->listening)
         drain(thread);
     if (thread->engine != NULL)
         server->options.engine->ops->detach(thread->engine);
@@ -291,13 +298,17 @@ static void *run_thread(void *arg)
 
 static void init_config(http_server_t *server)
 {
+    const http1_options_t *http1 = &server->options.http1;
     h2o_hostconf_t *host;
     h2o_pathconf_t *path;
     h2o_handler_t *handler;
 
     h2o_config_init(&server->config);
-    server->config.max_request_entity_size = MAX_ENTITY_SIZE;
-    server->config.http1.req_timeout = IDLE_TIMEOUT_MS;
+    /* h2o's own HTTP/1 and HTTP/2 layers serve only connections handed over with --http2 */
+    server->config.http1.upgrade_to_http2 = http1->http2;
+    server->config.max_request_entity_size = (size_t)http1->max_body_bytes;
+    server->config.http1.req_timeout = http1->header_timeout_ms;
+    server->config.http2.idle_timeout = http1->idle_timeout_ms;
     server->config.server_name = h2o_iovec_init(H2O_STRLIT("flashsale"));
     host = h2o_config_register_host(&server->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     path = h2o_config_register_path(host, "/", 0);
@@ -324,6 +335,7 @@ int http_server_run(const http_server_options_t *options, char *err, size_t err_
     crypto_generichash(server.admin_key_hash, sizeof(server.admin_key_hash),
                        (const unsigned char *)options->admin_key, strlen(options->admin_key), NULL, 0);
     init_config(&server);
+    conn_limit_init(&server.connections, options->max_connections);
     server.threads = calloc(count, sizeof(*server.threads));
     server.metrics = calloc(count, sizeof(*server.metrics));
     if (server.threads == NULL || server.metrics == NULL) {
@@ -349,8 +361,15 @@ int http_server_run(const http_server_options_t *options, char *err, size_t err_
         }
     }
     if (decide_start(&server, started, count, err, err_size)) {
-        fprintf(stderr, "flashsale: serving http://%s:%d with %zu threads\n", options->listen, options->port,
-                count);
+        fprintf(stderr,
+                "flashsale: serving http://%s:%d with %zu threads; file descriptor limit %zu, at most %zu "
+                "connections%s\n",
+                options->listen, options->port, count, options->nofile, options->max_connections,
+                options->http1.http2 ? "; HTTP/2 enabled" : "");
+        if (options->max_connections > options->nofile)
+            fprintf(stderr,
+                    "flashsale: warning: --max-connections %zu is above the file descriptor limit %zu\n",
+                    options->max_connections, options->nofile);
         sigwait(&signals, &signal_number);
         fprintf(stderr, "flashsale: %s received, finishing requests in flight\n", strsignal(signal_number));
         result = 0;

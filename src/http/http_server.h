@@ -3,10 +3,14 @@
  *
  * Each of the N threads owns one h2o evloop, one h2o context, one SO_REUSEPORT listener (the
  * kernel spreads connections across them) and one engine loop handle, so a request is served
- * start to finish on the thread that accepted it without any lock of the HTTP layer. Signals are
- * taken by the main thread only (sigwait); on SIGTERM or SIGINT every thread closes its listener,
- * lets the requests it has in flight finish, detaches from the engine and exits, and only then is
- * the engine closed, which flushes the ledger.
+ * start to finish on the thread that accepted it without any lock of the HTTP layer; only the
+ * count of open connections (conn_limit) is shared. Connections are served by http1_conn.
+ *
+ * Signals are taken by the main thread only (sigwait). On SIGTERM or SIGINT every thread accepts
+ * what waits in its listener's backlog and closes the listener, closes its idle connections, and
+ * keeps serving the requests it has received, each answered with "Connection: close", until no
+ * connection and no engine call is left or the shutdown timeout has passed; then it detaches from
+ * the engine and exits, and only then is the engine closed, which flushes the ledger.
  */
 #ifndef FLASHSALE_HTTP_SERVER_H
 #define FLASHSALE_HTTP_SERVER_H
@@ -17,6 +21,9 @@
 
 #include "core/engine.h"
 #include "core/strbuf.h"
+#include "http/acceptor.h"
+#include "http/conn_limit.h"
+#include "http/http1_conn.h"
 #include "http/metrics.h"
 
 #define HTTP_MAX_BODY 16384
@@ -31,6 +38,10 @@ typedef struct {
     engine_t *engine;
     /* when set, the demo sale is made live before the first connection is accepted */
     bool demo;
+    http1_options_t http1;
+    size_t max_connections;       /* open at once, over all threads */
+    size_t nofile;                /* the descriptor limit, for the start-up line */
+    uint64_t shutdown_timeout_ms; /* the longest a stop waits for requests and connections */
 } http_server_options_t;
 
 /* One event-loop thread. The h2o context comes first: handlers get back here from req->conn->ctx. */
@@ -42,8 +53,10 @@ typedef struct {
     strbuf_t body;    /* the reply being built; reset per reply */
     size_t in_flight; /* engine calls not yet answered */
     h2o_accept_ctx_t accept;
-    h2o_socket_t *listener;
-    int listen_fd; /* until the thread wraps it in listener */
+    acceptor_t acceptor;
+    http1_loop_t http1;
+    bool listening; /* acceptor and http1 are initialised */
+    int listen_fd;  /* until the thread wraps it in its acceptor */
     pthread_t tid;
     bool failed; /* the thread could not initialise; error says why */
     char error[256];
@@ -56,6 +69,7 @@ struct http_server {
     http_thread_t *threads;
     metrics_thread_t *metrics;
     int64_t started_ms; /* monotonic */
+    conn_limit_t connections;
     atomic_bool stopping;
     /* the start gate (http_server.c): guarded by start_lock */
     pthread_mutex_t start_lock;
