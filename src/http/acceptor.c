@@ -6,23 +6,38 @@
 
 static void on_accept(h2o_socket_t *listener, const char *err);
 
+/* Stops reading the listener and looks again in ACCEPTOR_BACKOFF_MS: never a busy loop. */
+static void pause_listener(acceptor_t *acceptor)
+{
+    h2o_socket_read_stop(acceptor->listener);
+    if (!h2o_timeout_is_linked(&acceptor->backoff_entry))
+        h2o_timeout_link(h2o_socket_get_loop(acceptor->listener), &acceptor->backoff,
+                         &acceptor->backoff_entry);
+}
+
+static void resume_listener(acceptor_t *acceptor)
+{
+    if (h2o_timeout_is_linked(&acceptor->backoff_entry))
+        h2o_timeout_unlink(&acceptor->backoff_entry);
+    h2o_socket_read_start(acceptor->listener, on_accept);
+}
+
 static void on_socket_closed(void *data)
 {
     acceptor_t *acceptor = data;
 
     conn_limit_release(acceptor->limit);
     --acceptor->open;
-    if (acceptor->paused && acceptor->listener != NULL) {
-        acceptor->paused = false;
-        h2o_socket_read_start(acceptor->listener, on_accept);
-    }
+    /* a paused listener takes the freed slot at once */
+    if (acceptor->listener != NULL && h2o_timeout_is_linked(&acceptor->backoff_entry))
+        resume_listener(acceptor);
 }
 
 static void on_backoff_end(h2o_timeout_entry_t *entry)
 {
     acceptor_t *acceptor = H2O_STRUCT_FROM_MEMBER(acceptor_t, backoff_entry, entry);
 
-    if (acceptor->listener != NULL && !acceptor->paused)
+    if (acceptor->listener != NULL)
         h2o_socket_read_start(acceptor->listener, on_accept);
 }
 
@@ -31,13 +46,15 @@ static bool out_of_resources(int error)
     return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
-/* Makes a slot for one connection; false (and the listener paused) when none can be had. */
+/*
+ * Makes a slot for one connection; false (and the listener paused) when none can be had. Only a
+ * readable listener gets here, so a connection is closed for a client that is really waiting.
+ */
 static bool take_slot(acceptor_t *acceptor)
 {
     while (!conn_limit_acquire(acceptor->limit)) {
         if (!acceptor->callbacks.evict(acceptor->callbacks.data)) {
-            acceptor->paused = true;
-            h2o_socket_read_stop(acceptor->listener);
+            pause_listener(acceptor);
             return false;
         }
     }
@@ -104,14 +121,6 @@ void acceptor_init(acceptor_t *acceptor, h2o_loop_t *loop, int fd, conn_limit_t 
 void acceptor_start(acceptor_t *acceptor)
 {
     h2o_socket_read_start(acceptor->listener, on_accept);
-}
-
-void acceptor_tick(acceptor_t *acceptor)
-{
-    if (acceptor->paused && acceptor->listener != NULL && conn_limit_has_room(acceptor->limit)) {
-        acceptor->paused = false;
-        h2o_socket_read_start(acceptor->listener, on_accept);
-    }
 }
 
 void acceptor_close(acceptor_t *acceptor)

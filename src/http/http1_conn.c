@@ -26,7 +26,8 @@ typedef struct {
     h2o_conn_t super; /* first: h2o gets back here from req->conn */
     http1_loop_t *loop;
     h2o_socket_t *sock;
-    h2o_linklist_t idle_link; /* in loop->idle while IDLE */
+    h2o_linklist_t wait_link; /* in loop->idle while IDLE, in loop->heading while HEAD */
+    uint64_t waiting_since;   /* when it became IDLE, or its head began */
     h2o_timeout_entry_t timer;
     conn_state_t state;
     size_t scanned;        /* how far http1_find_head looked */
@@ -119,8 +120,16 @@ static void set_timer(conn_t *conn, h2o_timeout_t *timeout)
 
 static void leave_idle(conn_t *conn)
 {
-    if (h2o_linklist_is_linked(&conn->idle_link))
-        h2o_linklist_unlink(&conn->idle_link);
+    if (h2o_linklist_is_linked(&conn->wait_link))
+        h2o_linklist_unlink(&conn->wait_link);
+}
+
+/* Appends the connection to a waiting list (idle or heading), which stay ordered by waiting_since. */
+static void start_waiting(conn_t *conn, h2o_linklist_t *list)
+{
+    leave_idle(conn);
+    conn->waiting_since = h2o_now(conn->loop->context->loop);
+    h2o_linklist_insert(list, &conn->wait_link);
 }
 
 static void init_request(conn_t *conn)
@@ -177,7 +186,7 @@ static void enter_idle(conn_t *conn)
     conn->scanned = conn->head_len = conn->used = conn->body_read = conn->body_written = 0;
     conn->entity = h2o_iovec_init(NULL, 0);
     conn->head_sent = conn->persistent = false;
-    h2o_linklist_insert(&conn->loop->idle, &conn->idle_link);
+    start_waiting(conn, &conn->loop->idle);
     set_timer(conn, &conn->loop->idle_timeout);
 }
 
@@ -246,11 +255,17 @@ static bool status_has_body(int status)
     return !(status < 200 || status == 204 || status == 304);
 }
 
+static unsigned keep_alive_seconds(const http1_options_t *options)
+{
+    uint64_t seconds = options->idle_timeout_ms / 1000;
+    return seconds > 0 ? (unsigned)seconds : 1;
+}
+
 /* The status line and header fields of an answer, in the request pool. */
 static h2o_iovec_t flatten_head(conn_t *conn, h2o_req_t *req)
 {
     h2o_iovec_t server = conn->loop->context->globalconf->server_name;
-    size_t capacity = 160 + strlen(req->res.reason) + H2O_TIMESTR_RFC1123_LEN + server.len;
+    size_t capacity = 200 + strlen(req->res.reason) + H2O_TIMESTR_RFC1123_LEN + server.len;
     h2o_timestamp_t now;
     h2o_iovec_t head;
     char *at;
@@ -263,6 +278,10 @@ static h2o_iovec_t flatten_head(conn_t *conn, h2o_req_t *req)
                   now.str->rfc1123, conn->persistent ? "keep-alive" : "close");
     if (req->res.content_length != SIZE_MAX && status_has_body(req->res.status))
         at += sprintf(at, "Content-Length: %zu\r\n", req->res.content_length);
+    /* tells clients (node's agent, for one) when an idle connection will be closed, so that they
+       stop reusing it before the server closes it under a request */
+    if (conn->persistent)
+        at += sprintf(at, "Keep-Alive: timeout=%u\r\n", keep_alive_seconds(conn->loop->options));
     if (server.len != 0)
         at += sprintf(at, "Server: %.*s\r\n", (int)server.len, server.base);
     for (size_t i = 0; i < req->res.headers.size; ++i) {
@@ -469,7 +488,7 @@ static void read_head(conn_t *conn)
         if (conn->sock->input->size == 0)
             return;
         /* the header deadline runs from the request's first byte */
-        leave_idle(conn);
+        start_waiting(conn, &loop->heading);
         conn->state = CONN_HEAD;
         set_timer(conn, &loop->header_timeout);
     }
@@ -478,6 +497,7 @@ static void read_head(conn_t *conn)
                              &head_len);
     if (status == HTTP1_PARSE_INCOMPLETE)
         return;
+    leave_idle(conn);
     if (status == HTTP1_PARSE_COMPLETE) {
         conn->head_len = head_len;
         conn->head_base = input->bytes;
@@ -564,6 +584,7 @@ int http1_loop_init(http1_loop_t *loop, h2o_context_t *context, h2o_accept_ctx_t
     h2o_timeout_init(context->loop, &loop->body_timeout, options->body_timeout_ms);
     h2o_timeout_init(context->loop, &loop->linger_timeout, HTTP1_LINGER_MS);
     h2o_linklist_init_anchor(&loop->idle);
+    h2o_linklist_init_anchor(&loop->heading);
     loop->headers = calloc(options->max_headers, sizeof(*loop->headers));
     return loop->headers == NULL ? -1 : 0;
 }
@@ -589,11 +610,26 @@ void http1_accept(http1_loop_t *loop, h2o_socket_t *sock)
     h2o_socket_read_start(sock, on_read);
 }
 
-bool http1_evict_idle(http1_loop_t *loop)
+/* The first (longest waiting) connection of a list if it has waited HTTP1_EVICT_AFTER_MS, else NULL. */
+static conn_t *evictable(http1_loop_t *loop, h2o_linklist_t *list)
 {
-    if (h2o_linklist_is_empty(&loop->idle))
+    conn_t *conn;
+
+    if (h2o_linklist_is_empty(list))
+        return NULL;
+    conn = H2O_STRUCT_FROM_MEMBER(conn_t, wait_link, list->next);
+    return h2o_now(loop->context->loop) - conn->waiting_since >= HTTP1_EVICT_AFTER_MS ? conn : NULL;
+}
+
+bool http1_evict(http1_loop_t *loop)
+{
+    conn_t *conn = evictable(loop, &loop->idle);
+
+    if (conn == NULL)
+        conn = evictable(loop, &loop->heading);
+    if (conn == NULL)
         return false;
-    close_now(H2O_STRUCT_FROM_MEMBER(conn_t, idle_link, loop->idle.next));
+    close_now(conn);
     return true;
 }
 
@@ -601,5 +637,5 @@ void http1_stop(http1_loop_t *loop)
 {
     loop->stopping = true;
     while (!h2o_linklist_is_empty(&loop->idle))
-        linger(H2O_STRUCT_FROM_MEMBER(conn_t, idle_link, loop->idle.next));
+        linger(H2O_STRUCT_FROM_MEMBER(conn_t, wait_link, loop->idle.next));
 }

@@ -30,6 +30,13 @@
 #include "http/http1_parser.h"
 
 #define HTTP1_LINGER_MS 2000
+/*
+ * At the connection limit a connection that has waited this long may be closed for a new one:
+ * one idle this long (a new connection's request, already in the kernel, is read within a loop
+ * turn, so it is not mistaken for idle), else one whose head has been arriving this long (an
+ * honest head comes in one packet; a slowloris one never completes).
+ */
+#define HTTP1_EVICT_AFTER_MS 1000
 
 /* The bounds of one connection; see docs/api.md, "Limits". */
 typedef struct {
@@ -50,8 +57,9 @@ typedef struct {
     h2o_timeout_t header_timeout;
     h2o_timeout_t body_timeout;
     h2o_timeout_t linger_timeout;
-    h2o_linklist_t idle; /* IDLE connections, the longest idle first */
-    size_t open;         /* connections of this layer, lingering ones included */
+    h2o_linklist_t idle;    /* IDLE connections, the longest idle first */
+    h2o_linklist_t heading; /* HEAD connections, the oldest head first */
+    size_t open;            /* connections of this layer, lingering ones included */
     bool stopping;
     http1_header_t *headers; /* scratch for the parser: options->max_headers entries */
 } http1_loop_t;
@@ -63,8 +71,11 @@ int http1_loop_init(http1_loop_t *loop, h2o_context_t *context, h2o_accept_ctx_t
 /* Serves an accepted socket; the connection owns it from here on. */
 void http1_accept(http1_loop_t *loop, h2o_socket_t *sock);
 
-/* Closes the connection that has been idle longest; false when none is idle. */
-bool http1_evict_idle(http1_loop_t *loop);
+/*
+ * Closes a connection to make room for a new one: the longest idle, else the one whose head has
+ * been arriving longest, either only after HTTP1_EVICT_AFTER_MS. False when none qualifies.
+ */
+bool http1_evict(http1_loop_t *loop);
 
 /*
  * Starts the graceful stop: idle connections are closed (lingering), every answer from now on

@@ -97,7 +97,7 @@ static void serve_socket(void *data, h2o_socket_t *sock)
 static bool evict_idle(void *data)
 {
     http_thread_t *thread = data;
-    return http1_evict_idle(&thread->http1);
+    return http1_evict(&thread->http1);
 }
 
 /*
@@ -281,10 +281,8 @@ static void *run_thread(void *arg)
     thread->failed = init_thread(thread) != 0;
     if (wait_for_start(thread)) {
         acceptor_start(&thread->acceptor);
-        while (!atomic_load(&server->stopping)) {
+        while (!atomic_load(&server->stopping))
             h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
-            acceptor_tick(&thread->acceptor);
-        }
     }
     if (thread->listening)
         drain(thread);

@@ -43,7 +43,11 @@ export const BIN = path.resolve(repoRoot, process.env.FLASHSALE_BIN || 'build/fl
 
 // Configuration variables of the binary: never inherited from the environment running the tests,
 // so that a developer's shell cannot change what a test starts.
-const CONFIG_ENV = ['LISTEN', 'PORT', 'DATA_DIR', 'ADMIN_KEY', 'THREADS', 'REDIS_URL', 'POSTGRES_URL', 'DATABASE_URL'];
+const CONFIG_ENV = [
+  'LISTEN', 'PORT', 'DATA_DIR', 'ADMIN_KEY', 'THREADS', 'REDIS_URL', 'POSTGRES_URL', 'DATABASE_URL',
+  'MAX_CONNECTIONS', 'SHUTDOWN_TIMEOUT', 'IDLE_TIMEOUT', 'HEADER_TIMEOUT', 'BODY_TIMEOUT', 'MAX_HEADER_BYTES',
+  'MAX_HEADERS', 'MAX_BODY_BYTES', 'HTTP2', 'CORS_ORIGIN',
+];
 
 const STARTUP_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 20_000;
@@ -282,6 +286,7 @@ function exited(proc) {
  *   threads   --threads (default 2; 'default' passes none, so the server picks its own count)
  *   listen    --listen (default 127.0.0.1)
  *   fileSizeLimitKiB  run under `ulimit -f` (a full disk); see server.fileSizeLimitKiB
+ *   nofileLimit  run under `ulimit -n N` (soft and hard file descriptor limit), or {soft, hard}
  *   viaEnv    pass listen, port, data dir, admin key and threads as LISTEN, PORT, DATA_DIR,
  *             ADMIN_KEY, THREADS instead of flags
  */
@@ -321,10 +326,15 @@ export async function startServer(options = {}) {
       args.push(...store.args, ...(options.args ?? []));
       const env = cleanEnv({ ...(options.viaEnv ? config : {}), ...store.env, ...(options.env ?? {}) });
       let proc;
-      if (this.fileSizeLimitKiB) {
+      if (this.fileSizeLimitKiB || options.nofileLimit) {
         // RLIMIT_FSIZE makes writes past the limit fail (EFBIG) — a disk that cannot take more.
         // SIGXFSZ is ignored (inherited through exec) so that the write fails instead of killing.
-        const script = `trap '' XFSZ; ulimit -f ${Number(this.fileSizeLimitKiB)} && exec "$0" "$@"`;
+        const limits = [];
+        if (this.fileSizeLimitKiB) limits.push(`trap '' XFSZ; ulimit -f ${Number(this.fileSizeLimitKiB)}`);
+        const nofile = options.nofileLimit;
+        if (typeof nofile === 'number') limits.push(`ulimit -n ${nofile}`);
+        else if (nofile) limits.push(`ulimit -Sn ${Number(nofile.soft)} && ulimit -Hn ${Number(nofile.hard)}`);
+        const script = `${limits.join(' && ')} && exec "$0" "$@"`;
         proc = spawn('bash', ['-c', script, BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       } else {
         proc = spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
