@@ -149,6 +149,8 @@ static void dispose_request(conn_t *conn)
 /* Forgets the connection; the socket is the caller's. */
 static void destroy(conn_t *conn)
 {
+    if (conn->loop->headers_owner == conn)
+        conn->loop->headers_owner = NULL;
     set_timer(conn, NULL);
     leave_idle(conn);
     dispose_request(conn);
@@ -353,8 +355,9 @@ static void process(conn_t *conn)
     set_timer(conn, NULL);
     h2o_socket_read_stop(conn->sock);
     conn->state = CONN_PROCESSING;
-    /* the head's pointers point into the buffer, which reading the body may have moved */
-    if (input->bytes != conn->head_base) {
+    /* the head's pointers point into the buffer, which reading the body may have moved, and the
+       parsed fields are in the loop's scratch, which another connection's head may have taken */
+    if (input->bytes != conn->head_base || loop->headers_owner != conn) {
         status = http1_parse_head(input->bytes, conn->head_len, &conn->head, loop->headers,
                                   loop->options->max_headers);
         assert(status == HTTP1_PARSE_COMPLETE);

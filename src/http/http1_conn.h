@@ -61,7 +61,8 @@ typedef struct {
     h2o_linklist_t heading; /* HEAD connections, the oldest head first */
     size_t open;            /* connections of this layer, lingering ones included */
     bool stopping;
-    http1_header_t *headers; /* scratch for the parser: options->max_headers entries */
+    http1_header_t *headers;   /* scratch for the parser: options->max_headers entries */
+    const void *headers_owner; /* the connection whose head is in headers */
 } http1_loop_t;
 
 /* Prepares a loop's state; call on the loop's thread. Returns 0, or -1 when out of memory. */

@@ -387,9 +387,10 @@ static int hex_value(char c)
 
 /*
  * The percent-decoded value of a query parameter as a NUL-terminated string in the request pool,
- * or NULL when absent. A malformed escape is kept literally: the value then fails validation.
+ * or NULL when absent. A malformed escape is kept literally: the value then fails validation. A
+ * value that decodes to a NUL byte sets *nul: cut at the NUL it would pass for another value.
  */
-static const char *query_param(h2o_req_t *req, const char *name)
+static const char *query_param(h2o_req_t *req, const char *name, bool *nul)
 {
     size_t name_len = strlen(name), at;
     const char *query, *end;
@@ -411,6 +412,7 @@ static const char *query_param(h2o_req_t *req, const char *name)
                 if (*value == '%' && pair_end - value >= 3 && (high = hex_value(value[1])) >= 0 &&
                     (low = hex_value(value[2])) >= 0) {
                     decoded[at++] = (char)(high * 16 + low);
+                    *nul = *nul || decoded[at - 1] == '\0';
                     value += 2;
                 } else {
                     decoded[at++] = *value == '+' ? ' ' : *value;
@@ -554,12 +556,22 @@ static const char *read_sale_fields(json_t *body, sale_fields_t *fields, const c
 
 /* ---- routes -------------------------------------------------------------------------------- */
 
+static void send_nul_error(const reply_t *reply, const char *field)
+{
+    send_validation_error(reply, field, "must not contain a NUL byte");
+}
+
 static void get_sales(const reply_t *reply)
 {
-    const char *sku = query_param(reply->req, "sku");
+    bool nul = false;
+    const char *sku = query_param(reply->req, "sku", &nul);
     char sku_copy[SALE_SKU_MAX + 1];
     pending_call_t *call;
 
+    if (nul) {
+        send_nul_error(reply, "sku");
+        return;
+    }
     if (sku != NULL && !copy_sku(sku_copy, sku, strlen(sku))) {
         send_validation_error(reply, "sku", "must be 1-64 characters of A-Z, a-z, 0-9 and -");
         return;
@@ -602,10 +614,15 @@ static void get_purchase(const reply_t *reply)
     const char *user_id = require_user_id(reply), *sku;
     char sku_copy[SALE_SKU_MAX + 1];
     pending_call_t *call;
+    bool nul = false;
 
     if (user_id == NULL)
         return;
-    sku = query_param(reply->req, "sku");
+    sku = query_param(reply->req, "sku", &nul);
+    if (nul) {
+        send_nul_error(reply, "sku");
+        return;
+    }
     if (sku == NULL || !copy_sku(sku_copy, sku, strlen(sku))) {
         send_validation_error(reply, "sku", "must be given as 1-64 characters of A-Z, a-z, 0-9 and -");
         return;
@@ -665,10 +682,16 @@ static void update_product(const reply_t *reply, const char *sku)
 
 static void list_product_purchases(const reply_t *reply, const char *sku)
 {
-    const char *after = query_param(reply->req, "after"), *limit_text = query_param(reply->req, "limit");
+    bool after_nul = false, limit_nul = false;
+    const char *after = query_param(reply->req, "after", &after_nul);
+    const char *limit_text = query_param(reply->req, "limit", &limit_nul);
     long limit = DEFAULT_PAGE_SIZE;
     pending_call_t *call;
 
+    if (after_nul || limit_nul) {
+        send_nul_error(reply, after_nul ? "after" : "limit");
+        return;
+    }
     if (limit_text != NULL) {
         char *end;
         limit = strtol(limit_text, &end, 10);
@@ -701,6 +724,11 @@ static void route_product(reply_t *reply, const char *rest, size_t rest_len)
     pending_call_t *call;
 
     reply->route = purchases ? METRICS_ROUTE_PRODUCT_PURCHASES : METRICS_ROUTE_PRODUCT;
+    /* h2o decodes %00 in the path; a NUL-cut sku would name another sale */
+    if (memchr(rest, '\0', rest_len) != NULL) {
+        send_nul_error(reply, "sku");
+        return;
+    }
     if ((slash != NULL && !purchases) || !copy_sku(sku, rest, sku_len)) {
         send_not_found(reply, "no such route or sale");
         return;

@@ -207,3 +207,24 @@ test('Expect: 100-continue gets 100 Continue before the body is sent; another ex
   conn.destroy();
   assertRefused(await exchange(server.port, purchase(uniqueUser(), [`Content-Length: ${body.length}`, 'Expect: magic'], body)), 417, 'Expect: magic');
 });
+
+test('bodies arriving interleaved on several connections each keep their own request', async () => {
+  const body = purchaseBody();
+  const conns = [];
+  for (let i = 0; i < 4; i++) {
+    const conn = new RawConnection(server.port);
+    await conn.connected;
+    conn.user = uniqueUser('interleaved');
+    await conn.write(purchase(conn.user, [`Content-Length: ${body.length}`], body.slice(0, 3)));
+    conns.push(conn);
+  }
+  // every head is read before any body completes, the last connection's first
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  for (const conn of conns.reverse()) await conn.write(body.slice(3));
+  for (const conn of conns) {
+    const response = await conn.readResponse();
+    assert.equal(response.json.success, true, response.body);
+    assert.equal(response.json.data.userId, conn.user);
+    conn.destroy();
+  }
+});
