@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests (plain and under ASan+UBSan), then the black-box suite against
-# the sanitized binary, once per storage mode. Installs what it needs first.
+# The whole test suite: unit tests (plain and under ASan+UBSan), the fuzz targets for a short
+# while, then the black-box suite against the sanitized binary, once per storage mode. Installs
+# what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,9 @@ meson test -C build --suite unit --print-errorlogs
 ninja -C build-asan
 ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --suite unit --print-errorlogs
+
+# Every parser of untrusted bytes under libFuzzer for a short, fixed time (tests/fuzz/README.md).
+./scripts/fuzz.sh all "${FUZZ_SECONDS:-20}"
 
 # Leak checking stays with the unit tests: at exit the server leaves its event loops to the OS.
 export FLASHSALE_BIN="$PWD/build-asan/flashsale"
