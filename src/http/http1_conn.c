@@ -189,7 +189,7 @@ static void enter_idle(conn_t *conn)
     conn->entity = h2o_iovec_init(NULL, 0);
     conn->head_sent = conn->persistent = false;
     start_waiting(conn, &conn->loop->idle);
-    set_timer(conn, &conn->loop->idle_timeout);
+    set_timer(conn, conn->loop->stopping ? &conn->loop->stop_grace_timeout : &conn->loop->idle_timeout);
 }
 
 /* ---- writing ------------------------------------------------------------------------------- */
@@ -548,6 +548,13 @@ static void on_timeout(h2o_timeout_entry_t *entry)
     conn_t *conn = H2O_STRUCT_FROM_MEMBER(conn_t, timer, entry);
 
     switch (conn->state) {
+    case CONN_IDLE:
+        /* during a stop: idle through the grace, closed cleanly */
+        if (conn->loop->stopping)
+            linger(conn);
+        else
+            close_now(conn);
+        break;
     case CONN_HEAD:
         fail(conn, &HEADER_TIMEOUT);
         break;
@@ -586,6 +593,7 @@ int http1_loop_init(http1_loop_t *loop, h2o_context_t *context, h2o_accept_ctx_t
     h2o_timeout_init(context->loop, &loop->header_timeout, options->header_timeout_ms);
     h2o_timeout_init(context->loop, &loop->body_timeout, options->body_timeout_ms);
     h2o_timeout_init(context->loop, &loop->linger_timeout, HTTP1_LINGER_MS);
+    h2o_timeout_init(context->loop, &loop->stop_grace_timeout, HTTP1_STOP_GRACE_MS);
     h2o_linklist_init_anchor(&loop->idle);
     h2o_linklist_init_anchor(&loop->heading);
     loop->headers = calloc(options->max_headers, sizeof(*loop->headers));
@@ -639,6 +647,6 @@ bool http1_evict(http1_loop_t *loop)
 void http1_stop(http1_loop_t *loop)
 {
     loop->stopping = true;
-    while (!h2o_linklist_is_empty(&loop->idle))
-        linger(H2O_STRUCT_FROM_MEMBER(conn_t, wait_link, loop->idle.next));
+    for (h2o_linklist_t *node = loop->idle.next; node != &loop->idle; node = node->next)
+        set_timer(H2O_STRUCT_FROM_MEMBER(conn_t, wait_link, node), &loop->stop_grace_timeout);
 }

@@ -31,6 +31,12 @@
 
 #define HTTP1_LINGER_MS 2000
 /*
+ * In a stop, an idle connection is closed once it has stayed idle this long more: a keep-alive
+ * client sends its next request a moment after the previous answer, and that request is answered
+ * (with "Connection: close") instead of crossing the server's FIN.
+ */
+#define HTTP1_STOP_GRACE_MS 500
+/*
  * At the connection limit a connection that has waited this long may be closed for a new one:
  * one idle this long (a new connection's request, already in the kernel, is read within a loop
  * turn, so it is not mistaken for idle), else one whose head has been arriving this long (an
@@ -57,6 +63,7 @@ typedef struct {
     h2o_timeout_t header_timeout;
     h2o_timeout_t body_timeout;
     h2o_timeout_t linger_timeout;
+    h2o_timeout_t stop_grace_timeout;
     h2o_linklist_t idle;    /* IDLE connections, the longest idle first */
     h2o_linklist_t heading; /* HEAD connections, the oldest head first */
     size_t open;            /* connections of this layer, lingering ones included */
@@ -79,9 +86,10 @@ void http1_accept(http1_loop_t *loop, h2o_socket_t *sock);
 bool http1_evict(http1_loop_t *loop);
 
 /*
- * Starts the graceful stop: idle connections are closed (lingering), every answer from now on
- * says "Connection: close" and closes its connection after it. Requests already arriving are
- * still read and answered. loop->open tells when every connection is gone.
+ * Starts the graceful stop: every answer from now on says "Connection: close" and closes its
+ * connection after it; idle connections are closed cleanly once idle for HTTP1_STOP_GRACE_MS
+ * more. Requests already arriving are still read and answered. loop->open tells when every
+ * connection is gone.
  */
 void http1_stop(http1_loop_t *loop);
 

@@ -112,8 +112,6 @@ static void drain(http_thread_t *thread)
     acceptor_close(&thread->acceptor);
     /* HTTP/2 connections (--http2) get a GOAWAY from h2o */
     h2o_context_request_shutdown(&thread->context);
-    /* requests that arrived before the stop are read before any connection is judged idle */
-    h2o_evloop_run(thread->context.loop, 0);
     http1_stop(&thread->http1);
     while ((thread->acceptor.open > 0 || thread->in_flight > 0) && clock_monotonic_ms() < deadline)
         h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);

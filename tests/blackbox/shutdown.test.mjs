@@ -117,10 +117,11 @@ test('SIGTERM during a purchase storm on keep-alive connections: no reset, every
     for (const conn of conns) assert.equal(await conn.waitClosed(), 'end', `a connection was ${conn.error?.code ?? 'not closed'}`);
     assert.deepEqual(await exit, { code: 0, signal: null }, server.stderr);
     server.proc = null;
-    // A request written while the server was closing an idle connection can cross its FIN: the
-    // keep-alive race that clients retry. At most one per connection, and never a reset.
-    assert.ok(unanswered <= conns.length, `${unanswered} requests unanswered`);
-    assert.ok(closeAnswers + unanswered >= 1, 'the stop ended the storm');
+    // Every connection ended after an answer that said "Connection: close", or, if the client sat
+    // idle through the stop's grace and then sent a request just as the server closed (the
+    // keep-alive race that clients retry), without an answer — never with a reset.
+    assert.equal(closeAnswers + unanswered, conns.length);
+    assert.ok(closeAnswers > unanswered, `${closeAnswers} answers with Connection: close, ${unanswered} requests unanswered`);
 
     await server.restart();
     const stored = new Set((await server.allPurchases(sku)).map((p) => p.userId));
