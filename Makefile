@@ -2,7 +2,7 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all run test unit blackbox asan bench format deps clean
+.PHONY: all run test check unit blackbox asan bench format deps clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -23,8 +23,12 @@ run: deps all
 test:
 	./scripts/test.sh
 
+# The include rules between the folders, and the style (also the first step of make test).
+check:
+	./scripts/check-layout.sh
+
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $$(git ls-files --cached --others --exclude-standard '*.c' '*.h')
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests (plain and under ASan+UBSan), the fuzz targets for a short
-# while, then the black-box suite against the sanitized binary, once per storage mode. Installs
-# what it needs first.
+# The whole test suite: the layout and style check, unit tests (plain and under ASan+UBSan), the
+# fuzz targets for a short while, then the black-box suite against the sanitized binary, once per
+# storage mode. Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
+./scripts/check-layout.sh
 ulimit -n 20000 2>/dev/null || true
 
 [ -f build/build.ninja ] || meson setup build >/dev/null

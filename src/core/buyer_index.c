@@ -77,7 +77,7 @@ static int grow_slots(buyer_index_t *index)
     size_t slot_count = index->slot_count == 0 ? INITIAL_SLOT_COUNT : index->slot_count * 2;
     if (slot_count > MAX_SLOT_COUNT)
         return -1;
-    uint32_t *slots = calloc(slot_count, sizeof *slots);
+    uint32_t *slots = calloc(slot_count, sizeof(*slots));
     if (slots == NULL)
         return -1;
     size_t mask = slot_count - 1;
@@ -97,7 +97,7 @@ static int grow_slots(buyer_index_t *index)
 static int grow_entries(buyer_index_t *index)
 {
     size_t capacity = index->capacity == 0 ? INITIAL_CAPACITY : index->capacity * 2;
-    buyer_entry_t *entries = reallocarray(index->entries, capacity, sizeof *entries);
+    buyer_entry_t *entries = reallocarray(index->entries, capacity, sizeof(*entries));
     if (entries == NULL)
         return -1;
     index->entries = entries;

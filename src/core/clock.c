@@ -40,6 +40,37 @@ int64_t clock_monotonic_ms(void)
     return timespec_to_ms(&ts);
 }
 
+uint64_t clock_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int clock_cond_init(pthread_cond_t *cond)
+{
+    pthread_condattr_t attributes;
+    int result = pthread_condattr_init(&attributes);
+
+    if (result == 0)
+        result = pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+    if (result == 0)
+        result = pthread_cond_init(cond, &attributes);
+    pthread_condattr_destroy(&attributes);
+    return result;
+}
+
+struct timespec clock_deadline_in(int64_t ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += ms / 1000;
+    deadline.tv_nsec += (ms % 1000) * 1000000L;
+    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+    deadline.tv_nsec %= 1000000000L;
+    return deadline;
+}
+
 /* C division truncates toward zero; the calendar needs it to round down. */
 static int64_t floor_div(int64_t numerator, int64_t denominator)
 {

@@ -7,14 +7,29 @@
 #ifndef FLASHSALE_CLOCK_H
 #define FLASHSALE_CLOCK_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define CLOCK_ISO_LEN 25 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" + NUL */
 
 int64_t clock_now_ms(void);
 /* Monotonic milliseconds, for durations and uptime. */
 int64_t clock_monotonic_ms(void);
+/* Monotonic nanoseconds, for latencies. */
+uint64_t clock_monotonic_ns(void);
+
+/*
+ * Timed waits. A condition variable measures pthread_cond_timedwait's deadline on the clock it was
+ * made with, CLOCK_REALTIME unless told otherwise, and a wall clock that jumps (NTP, an operator)
+ * would stretch or cut every timed wait. So a thread that waits with a timeout initialises its
+ * condition variable with clock_cond_init and takes the deadline from clock_deadline_in, both on
+ * CLOCK_MONOTONIC. clock_cond_init returns pthread_cond_init's result.
+ */
+int clock_cond_init(pthread_cond_t *cond);
+/* The CLOCK_MONOTONIC time ms milliseconds from now, for pthread_cond_timedwait. */
+struct timespec clock_deadline_in(int64_t ms);
 
 /*
  * Writes ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (CLOCK_ISO_LEN bytes). A time outside years

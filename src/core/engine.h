@@ -1,10 +1,11 @@
 /*
- * engine: the one interface between the HTTP layer and the storage that decides and records
- * purchases.
+ * engine: the one interface between the API and the storage that decides and records purchases.
  *
  * Two implementations sit behind it: the embedded engine (in-process decisions, SQLite group
  * commit) and the distributed engine (one Redis script per purchase, a stream outbox, a worker
- * into PostgreSQL). The HTTP layer sees only this header.
+ * into PostgreSQL). The API sees only this header and calls the engine through the inline
+ * wrappers at its end (engine_purchase(loop, ...)); only src/app knows both implementations and
+ * opens one (engine_embedded_open, engine_distributed_open).
  *
  * Threading. An engine_t is shared by every thread. Each event-loop thread attaches once and
  * gets its own engine_loop_t; every operation is issued on a loop handle, from that loop's
@@ -18,9 +19,13 @@
 #ifndef FLASHSALE_ENGINE_H
 #define FLASHSALE_ENGINE_H
 
-#include <h2o.h>
+#include <stdbool.h>
+#include <stddef.h>
 
-#include "sale.h"
+#include "core/sale.h"
+
+/* h2o's event loop (h2o_loop_t), declared here so that the domain does not include the server. */
+struct st_h2o_evloop_t;
 
 #define ENGINE_PURCHASE_PAGE_MAX 1000
 
@@ -83,7 +88,7 @@ typedef void (*engine_cb)(void *ctx, const engine_result_t *result);
 
 typedef struct {
     /* Called on each event-loop thread before it serves; NULL on failure. */
-    engine_loop_t *(*attach)(engine_t *engine, h2o_loop_t *loop);
+    engine_loop_t *(*attach)(engine_t *engine, struct st_h2o_evloop_t *loop);
     /* Called on the same thread after its loop stopped; callbacks still pending are run first. */
     void (*detach)(engine_loop_t *loop);
     /* Called once after every loop detached: flushes and frees everything. */
@@ -114,5 +119,77 @@ struct engine {
 struct engine_loop {
     engine_t *engine;
 };
+
+/* The one way to call an engine; each is the ops entry of the same name (see engine_ops_t). */
+
+static inline engine_loop_t *engine_attach(engine_t *engine, struct st_h2o_evloop_t *loop)
+{
+    return engine->ops->attach(engine, loop);
+}
+
+static inline void engine_detach(engine_loop_t *loop)
+{
+    loop->engine->ops->detach(loop);
+}
+
+static inline void engine_close(engine_t *engine)
+{
+    engine->ops->close(engine);
+}
+
+static inline void engine_purchase(engine_loop_t *loop, const char *sku, const char *user_id, engine_cb cb,
+                                   void *ctx)
+{
+    loop->engine->ops->purchase(loop, sku, user_id, cb, ctx);
+}
+
+static inline void engine_get_purchase(engine_loop_t *loop, const char *sku, const char *user_id,
+                                       engine_cb cb, void *ctx)
+{
+    loop->engine->ops->get_purchase(loop, sku, user_id, cb, ctx);
+}
+
+static inline void engine_get_sale(engine_loop_t *loop, const char *sku, engine_cb cb, void *ctx)
+{
+    loop->engine->ops->get_sale(loop, sku, cb, ctx);
+}
+
+static inline void engine_list_sales(engine_loop_t *loop, engine_cb cb, void *ctx)
+{
+    loop->engine->ops->list_sales(loop, cb, ctx);
+}
+
+static inline void engine_create_sale(engine_loop_t *loop, const sale_fields_t *fields, engine_cb cb,
+                                      void *ctx)
+{
+    loop->engine->ops->create_sale(loop, fields, cb, ctx);
+}
+
+static inline void engine_update_sale(engine_loop_t *loop, const char *sku, const sale_fields_t *fields,
+                                      engine_cb cb, void *ctx)
+{
+    loop->engine->ops->update_sale(loop, sku, fields, cb, ctx);
+}
+
+static inline void engine_delete_sale(engine_loop_t *loop, const char *sku, engine_cb cb, void *ctx)
+{
+    loop->engine->ops->delete_sale(loop, sku, cb, ctx);
+}
+
+static inline void engine_list_purchases(engine_loop_t *loop, const char *sku, const char *after,
+                                         size_t limit, engine_cb cb, void *ctx)
+{
+    loop->engine->ops->list_purchases(loop, sku, after, limit, cb, ctx);
+}
+
+static inline void engine_health(engine_loop_t *loop, engine_cb cb, void *ctx)
+{
+    loop->engine->ops->health(loop, cb, ctx);
+}
+
+static inline void engine_metrics(engine_loop_t *loop, engine_cb cb, void *ctx)
+{
+    loop->engine->ops->metrics(loop, cb, ctx);
+}
 
 #endif

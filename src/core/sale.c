@@ -179,13 +179,13 @@ bool sale_user_id_is_valid(const char *user_id, size_t len)
  */
 static bool sku_field_is_valid(const sale_fields_t *fields)
 {
-    return sale_sku_is_valid(fields->sku, strnlen(fields->sku, sizeof fields->sku));
+    return sale_sku_is_valid(fields->sku, strnlen(fields->sku, sizeof(fields->sku)));
 }
 
 static bool product_name_field_is_valid(const sale_fields_t *fields)
 {
     return sale_product_name_is_valid(fields->product_name,
-                                      strnlen(fields->product_name, sizeof fields->product_name));
+                                      strnlen(fields->product_name, sizeof(fields->product_name)));
 }
 
 static bool initial_stock_is_valid(int64_t initial_stock)
@@ -237,7 +237,7 @@ const char *sale_validate_create(const sale_fields_t *fields, const char **messa
  */
 const char *sale_validate_update(const sale_t *current, const sale_fields_t *fields, const char **message)
 {
-    if (fields->has_sku && strncmp(fields->sku, current->sku, sizeof fields->sku) != 0)
+    if (fields->has_sku && strncmp(fields->sku, current->sku, sizeof(fields->sku)) != 0)
         return reject("sku", MESSAGE_SKU_FIXED, message);
     if (fields->has_product_name && !product_name_field_is_valid(fields))
         return reject("productName", MESSAGE_PRODUCT_NAME, message);
@@ -254,7 +254,7 @@ const char *sale_validate_update(const sale_t *current, const sale_fields_t *fie
 void sale_apply_update(sale_t *sale, const sale_fields_t *fields)
 {
     if (fields->has_product_name)
-        memcpy(sale->product_name, fields->product_name, sizeof sale->product_name);
+        memcpy(sale->product_name, fields->product_name, sizeof(sale->product_name));
     if (fields->has_initial_stock) {
         /* Updates are only allowed while UPCOMING, when nobody can have bought yet. */
         sale->initial_stock = fields->initial_stock;
@@ -292,7 +292,7 @@ int64_t sale_parse_purchase_no(const char *text, size_t len, uint64_t sale_id)
 {
     /* Comparing against the formatted prefix gives the sale_id the same canonical-form rule. */
     char prefix[SALE_PURCHASE_NO_MAX];
-    size_t prefix_len = (size_t)snprintf(prefix, sizeof prefix, "FS%" PRIu64 "-", sale_id);
+    size_t prefix_len = (size_t)snprintf(prefix, sizeof(prefix), "FS%" PRIu64 "-", sale_id);
     if (len <= prefix_len || memcmp(text, prefix, prefix_len) != 0)
         return -1;
     return parse_sequence(text + prefix_len, len - prefix_len);

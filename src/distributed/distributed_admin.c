@@ -8,9 +8,10 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "distributed/engine_distributed_internal.h"
 #include "distributed/outbox.h"
-#include "distributed/redis_sale.h"
+#include "distributed/redis/redis_sale.h"
 
 /* An admin write: raises admin_generation to the new generation (never lowers it, whatever the
  * order in which threads get here). */
@@ -140,9 +141,8 @@ static void on_update_restored(void *data, const PGresult *result)
 {
     (void)data;
     if (result == NULL || PQresultStatus(result) != PGRES_COMMAND_OK)
-        fprintf(stderr,
-                "postgres: restoring a sale after a refused update failed; it differs from Redis until "
-                "the next update\n");
+        log_error("postgres", "restoring a sale after a refused update failed; it differs from Redis until "
+                              "the next update");
 }
 
 static void on_update_applied(void *data, redisReply *reply)

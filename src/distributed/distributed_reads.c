@@ -8,10 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "distributed/engine_distributed_internal.h"
-#include "distributed/redis_sale.h"
+#include "distributed/redis/redis_sale.h"
 
 /* /health's outbox check fails when the lag sample is older than this (Redis not answering) ... */
 #define LAG_SAMPLE_STALE_MS 5000
@@ -157,9 +157,8 @@ static void answer_invalid_cursor(engine_cb cb, void *ctx)
 static int take_listed(listed_t *listed, const char *sku, const char *sequence, const char *number,
                        const char *user_id, const char *ms)
 {
-    redisReply sequence_reply = {
-        .type = REDIS_REPLY_STRING, .str = (char *)sequence, .len = strlen(sequence)};
-    if (redis_reply_int64(&sequence_reply, &listed->sequence) != 0 || strlen(user_id) > SALE_USER_ID_MAX)
+    if (redis_parse_int64(sequence, strlen(sequence), &listed->sequence) != 0 ||
+        strlen(user_id) > SALE_USER_ID_MAX)
         return -1;
     snprintf(listed->purchase.sku, sizeof(listed->purchase.sku), "%s", sku);
     snprintf(listed->purchase.user_id, sizeof(listed->purchase.user_id), "%s", user_id);
@@ -260,10 +259,8 @@ void distributed_list_purchases(engine_loop_t *handle, const char *sku, const ch
     int64_t after_sequence = 0;
     if (after != NULL) {
         const char *dash = strrchr(after, '-');
-        redisReply sequence = {.type = REDIS_REPLY_STRING, .str = (char *)(dash + 1)};
         if (dash == NULL || strlen(after) >= SALE_PURCHASE_NO_MAX ||
-            (sequence.len = strlen(dash + 1), redis_reply_int64(&sequence, &after_sequence) != 0) ||
-            after_sequence < 1) {
+            redis_parse_int64(dash + 1, strlen(dash + 1), &after_sequence) != 0 || after_sequence < 1) {
             answer_invalid_cursor(cb, ctx);
             return;
         }
@@ -297,22 +294,15 @@ enum { CHECK_REDIS, CHECK_POSTGRES, CHECK_OUTBOX, CHECK_COUNT };
 typedef struct {
     op_t op;
     int pending; /* checks still waiting for a store; the outbox check needs none */
-    int64_t started_ns;
+    uint64_t started_ns;
     engine_check_t checks[CHECK_COUNT];
     char outbox_detail[CHECK_DETAIL_MAX];
 } health_op_t;
 
-static int64_t monotonic_ns(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-}
-
 static void check_done(health_op_t *health, int check, bool ok, const char *detail)
 {
     health->checks[check].ok = ok;
-    health->checks[check].latency_ms = ok ? (double)(monotonic_ns() - health->started_ns) / 1e6 : -1;
+    health->checks[check].latency_ms = ok ? (double)(clock_monotonic_ns() - health->started_ns) / 1e6 : -1;
     health->checks[check].detail = detail;
     if (--health->pending > 0)
         return;
@@ -357,7 +347,7 @@ void distributed_health(engine_loop_t *handle, engine_cb cb, void *ctx)
     if (health == NULL)
         return;
     health->pending = CHECK_COUNT - 1;
-    health->started_ns = monotonic_ns();
+    health->started_ns = clock_monotonic_ns();
     health->checks[CHECK_REDIS].name = "redis";
     /* only Redis decides purchases; without PostgreSQL or the worker, orders wait in the streams */
     health->checks[CHECK_REDIS].required = true;

@@ -25,11 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "distributed/distributed.h"
+#include "core/log.h"
+#include "distributed/engine_distributed.h"
 #include "distributed/engine_distributed_internal.h"
 #include "distributed/outbox.h"
-#include "distributed/pg_schema.h"
-#include "distributed/redis_sale.h"
+#include "distributed/postgres/pg_schema.h"
+#include "distributed/redis/redis_sale.h"
 
 /* How long a purchase may wait for Redis before it is answered as unavailable. */
 #define REDIS_TIMEOUT_MS    2000
@@ -95,7 +96,7 @@ void distributed_log_pg_error(const char *what, const PGresult *result)
         PQresultStatus(result) == PGRES_COMMAND_OK)
         return;
     const char *message = PQresultErrorMessage(result);
-    fprintf(stderr, "postgres: %s: %.*s\n", what, (int)strcspn(message, "\n"), message);
+    log_error("postgres", "%s: %.*s", what, (int)strcspn(message, "\n"), message);
 }
 
 bool distributed_pg_rows(const PGresult *result)
@@ -431,8 +432,9 @@ static void warn_unless_durable(redisContext *redis)
                    fsync->type == REDIS_REPLY_ARRAY && fsync->elements == 2 &&
                    strcmp(fsync->element[1]->str, "always") == 0;
     if (!durable)
-        fprintf(stderr, "warning: Redis is not configured with appendonly yes and appendfsync always; an "
-                        "acknowledged purchase may be lost if Redis crashes\n");
+        log_warn("redis",
+                 "not configured with appendonly yes and appendfsync always; an acknowledged purchase "
+                 "may be lost if Redis crashes");
     freeReplyObject(aof);
     freeReplyObject(fsync);
 }
@@ -461,7 +463,7 @@ static int prepare_stores(const redis_address_t *address, const char *postgres_u
     return result;
 }
 
-engine_t *distributed_engine_open(const char *redis_url, const char *postgres_url, char *err, size_t err_size)
+engine_t *engine_distributed_open(const char *redis_url, const char *postgres_url, char *err, size_t err_size)
 {
     redis_address_t address;
     if (redis_address_parse(redis_url, &address, err, err_size) != 0)

@@ -14,12 +14,12 @@
 #include <stdint.h>
 
 #include "core/engine.h"
-#include "distributed/pg_async.h"
+#include "distributed/postgres/pg_async.h"
 #include "distributed/reconcile.h"
-#include "distributed/redis_client.h"
+#include "distributed/redis/redis_client.h"
 #include "distributed/sale_snapshot.h"
 #include "distributed/sold_out_cache.h"
-#include "distributed/worker_lag.h"
+#include "distributed/worker/worker_lag.h"
 
 #define METRICS_TEXT_MAX 4096
 #define INT64_TEXT_MAX   24

@@ -12,8 +12,9 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "distributed/outbox.h"
-#include "distributed/redis_sale.h"
+#include "distributed/redis/redis_sale.h"
 
 #define REDIS_TIMEOUT_MS 5000
 /* Buyers per HSET while staging, so that no single command grows with the sale. */
@@ -171,7 +172,7 @@ static int rebuild_sale(redisContext *redis, PGconn *pg, PGresult *sales, int ro
         if (rebuilt == NULL)
             return -1;
         if (rebuilt->integer == 1)
-            fprintf(stderr, "reconcile: rebuilt sale %s (%s) with %d persisted orders\n", sku, sale_id, rows);
+            log_info("reconcile", "rebuilt sale %s (%s) with %d persisted orders", sku, sale_id, rows);
         freeReplyObject(rebuilt);
     }
     /* After the hash exists, as outbox.h's rule for the set requires. */
@@ -214,7 +215,7 @@ static int prune_sku(redisContext *redis, PGconn *pg, const char *sku, char *err
         if (deleted) {
             const char *argv[] = {keys.sale, keys.buyers, keys.orders, current->str};
             freeReplyObject(script(redis, err, err_size, &redis_sale_delete_script, 3, 4, argv));
-            fprintf(stderr, "reconcile: removed sale %s (%s), deleted in PostgreSQL\n", sku, current->str);
+            log_info("reconcile", "removed sale %s (%s), deleted in PostgreSQL", sku, current->str);
         }
     }
     freeReplyObject(current);
@@ -303,14 +304,12 @@ static void *run(void *data)
         if (result == 0)
             atomic_fetch_add_explicit(&reconciler->passes, 1, memory_order_relaxed);
         else
-            fprintf(stderr, "reconcile: %s; retrying in %d s\n", err, RETRY_DELAY_SECONDS);
+            log_warn("reconcile", "%s; retrying in %d s", err, RETRY_DELAY_SECONDS);
 
         pthread_mutex_lock(&reconciler->lock);
         if (result != 0) {
             /* The stores may be down: wait, unless asked to stop, and try again. */
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += RETRY_DELAY_SECONDS;
+            struct timespec until = clock_deadline_in(RETRY_DELAY_SECONDS * 1000);
             if (!reconciler->stopping)
                 pthread_cond_timedwait(&reconciler->wake, &reconciler->lock, &until);
             reconciler->requested = true;
@@ -328,7 +327,7 @@ reconciler_t *reconciler_start(const redis_address_t *redis, const char *postgre
     reconciler->redis = *redis;
     reconciler->postgres_url = strdup(postgres_url);
     pthread_mutex_init(&reconciler->lock, NULL);
-    pthread_cond_init(&reconciler->wake, NULL);
+    clock_cond_init(&reconciler->wake);
     if (reconciler->postgres_url == NULL || pthread_create(&reconciler->thread, NULL, run, reconciler) != 0) {
         pthread_cond_destroy(&reconciler->wake);
         pthread_mutex_destroy(&reconciler->lock);

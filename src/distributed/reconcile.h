@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "distributed/redis_address.h"
+#include "distributed/redis/redis_address.h"
 
 /* One pass; returns 0, or -1 with one human line in err. The scripts must be loaded. */
 int reconcile_run(redisContext *redis, PGconn *pg, char *err, size_t err_size);

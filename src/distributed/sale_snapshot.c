@@ -6,7 +6,7 @@
 
 #include "core/clock.h"
 #include "distributed/outbox.h"
-#include "distributed/redis_sale.h"
+#include "distributed/redis/redis_sale.h"
 
 typedef struct waiter {
     struct waiter *next;

@@ -18,7 +18,7 @@
 #include <stdatomic.h>
 
 #include "core/sale.h"
-#include "distributed/redis_client.h"
+#include "distributed/redis/redis_client.h"
 
 #define SALE_SNAPSHOT_MAX_AGE_MS 100
 

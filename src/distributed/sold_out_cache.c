@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "core/buyer_index.h"
-#include "distributed/redis_sale.h"
+#include "core/log.h"
+#include "distributed/redis/redis_sale.h"
 
 typedef enum {
     SLOT_FREE,
@@ -102,12 +103,6 @@ sale_outcome_t sold_out_cache_decide(const sold_out_sale_t *sale, const char *us
     return outcome;
 }
 
-static int parse_int64(const char *text, size_t len, int64_t *value)
-{
-    redisReply reply = {.type = REDIS_REPLY_STRING, .str = (char *)text, .len = len};
-    return redis_reply_int64(&reply, value);
-}
-
 /* Adds one buyer from the hash: user_id -> "<purchase_no>|<purchased_ms>"; -1 when malformed. */
 static int add_buyer(sold_out_sale_t *slot, const redisReply *user, const redisReply *value)
 {
@@ -120,7 +115,7 @@ static int add_buyer(sold_out_sale_t *slot, const redisReply *user, const redisR
     size_t number_len = (size_t)(bar - value->str);
     int64_t sequence = sale_parse_purchase_no(value->str, number_len, slot->sale.sale_id);
     int64_t purchased_ms;
-    if (sequence < 1 || parse_int64(bar + 1, value->len - number_len - 1, &purchased_ms) != 0 ||
+    if (sequence < 1 || redis_parse_int64(bar + 1, value->len - number_len - 1, &purchased_ms) != 0 ||
         buyer_index_find(&slot->buyers, user->str, user->len) != NULL)
         return -1;
     return buyer_index_add(&slot->buyers, user->str, user->len, purchased_ms, (uint64_t)sequence, 0) != NULL
@@ -158,7 +153,7 @@ static void on_loaded(void *ctx, redisReply *reply)
         slot->connection = redis_client_connection_count(cache->redis);
     } else {
         if (reply != NULL && reply->type == REDIS_REPLY_ARRAY)
-            fprintf(stderr, "redis: the buyers of %s are malformed; not cached\n", slot->sku);
+            log_warn("redis", "the buyers of %s are malformed; not cached", slot->sku);
         buyer_index_dispose(&slot->buyers);
         slot->state = SLOT_DECLINED;
     }

@@ -35,7 +35,7 @@
 #include <h2o.h>
 
 #include "core/sale.h"
-#include "distributed/redis_client.h"
+#include "distributed/redis/redis_client.h"
 
 #define SOLD_OUT_CACHE_SALES      16
 #define SOLD_OUT_CACHE_MAX_BUYERS 100000

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
+#include "core/log.h"
+
 /* Positions grow without bound and are masked into the ring, which needs a power of two. */
 static_assert((AUDIT_RING_CAPACITY & (AUDIT_RING_CAPACITY - 1)) == 0,
               "AUDIT_RING_CAPACITY is a power of two");
@@ -137,7 +140,7 @@ static void count_batch(audit_t *audit, int rc, uint64_t events)
     if (rc == SQLITE_OK) {
         atomic_fetch_add_explicit(&audit->written, events, memory_order_release);
         if (!audit->healthy)
-            fprintf(stderr, "audit: writing again\n");
+            log_info("audit", "writing again");
         audit->healthy = true;
         return;
     }
@@ -145,19 +148,15 @@ static void count_batch(audit_t *audit, int rc, uint64_t events)
     atomic_fetch_add_explicit(&audit->dropped, events, memory_order_release);
     /* logged once per outage, not once per batch */
     if (audit->healthy)
-        fprintf(stderr, "audit: cannot write, dropping events: %s\n", sqlite3_errstr(rc));
+        log_warn("audit", "cannot write, dropping events: %s", sqlite3_errstr(rc));
     audit->healthy = false;
 }
 
 /* Sleeps until the flush interval passed, the ring filled past the threshold, or close. */
 static void wait_for_batch(audit_t *audit)
 {
-    struct timespec deadline;
+    struct timespec deadline = clock_deadline_in(AUDIT_FLUSH_INTERVAL_MS);
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += AUDIT_FLUSH_INTERVAL_MS * 1000000L;
-    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-    deadline.tv_nsec %= 1000000000L;
     audit->writer_waiting = true;
     while (audit->tail - audit->head < AUDIT_WAKE_THRESHOLD && !audit->closing &&
            pthread_cond_timedwait(&audit->wake, &audit->lock, &deadline) == 0)
@@ -214,15 +213,15 @@ static int open_database(audit_t *audit, const char *path, char *err, size_t err
         sqlite3_exec(audit->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", NULL, NULL, NULL) !=
             SQLITE_OK ||
         sqlite3_exec(audit->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
-        goto sqlite_error;
+        goto Error;
     for (int i = 0; i < STATEMENT_COUNT; i++) {
         if (sqlite3_prepare_v3(audit->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &audit->statements[i], NULL) != SQLITE_OK)
-            goto sqlite_error;
+            goto Error;
     }
     return 0;
 
-sqlite_error:
+Error:
     snprintf(err, err_size, "audit: %s: %s", path, sqlite3_errmsg(audit->db));
     return -EIO;
 }
@@ -230,38 +229,38 @@ sqlite_error:
 int audit_open(const char *data_dir, audit_t **out, char *err, size_t err_size)
 {
     char path[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/audit.db", data_dir) >= sizeof path) {
+    if ((size_t)snprintf(path, sizeof(path), "%s/audit.db", data_dir) >= sizeof(path)) {
         snprintf(err, err_size, "audit: data directory path too long: %s", data_dir);
         return -ENAMETOOLONG;
     }
-    audit_t *audit = calloc(1, sizeof *audit);
+    audit_t *audit = calloc(1, sizeof(*audit));
     if (audit == NULL) {
         snprintf(err, err_size, "audit: out of memory");
         return -ENOMEM;
     }
     pthread_mutex_init(&audit->lock, NULL);
-    pthread_cond_init(&audit->wake, NULL);
+    clock_cond_init(&audit->wake);
     audit->healthy = true;
     int error;
-    audit->ring = malloc(AUDIT_RING_CAPACITY * sizeof *audit->ring);
+    audit->ring = malloc(AUDIT_RING_CAPACITY * sizeof(*audit->ring));
     if (audit->ring == NULL) {
         snprintf(err, err_size, "audit: out of memory");
         error = -ENOMEM;
-        goto fail;
+        goto Error;
     }
     error = open_database(audit, path, err, err_size);
     if (error != 0)
-        goto fail;
+        goto Error;
     error = -pthread_create(&audit->writer, NULL, write_until_closed, audit);
     if (error != 0) {
         snprintf(err, err_size, "audit: cannot start the writer thread: %s", strerror(-error));
-        goto fail;
+        goto Error;
     }
     audit->writer_started = true;
     *out = audit;
     return 0;
 
-fail:
+Error:
     audit_close(audit);
     return error;
 }
@@ -280,11 +279,11 @@ void audit_push(audit_t *audit, int64_t at_ms, const char *sku, const char *user
     audit_event_t *event = &audit->ring[audit->tail & (AUDIT_RING_CAPACITY - 1)];
     event->at_ms = at_ms;
     event->outcome = outcome;
-    copy_truncated(event->sku, sizeof event->sku, sku);
-    copy_truncated(event->user_id, sizeof event->user_id, user_id);
+    copy_truncated(event->sku, sizeof(event->sku), sku);
+    copy_truncated(event->user_id, sizeof(event->user_id), user_id);
     event->has_purchase_no = purchase_no != NULL;
     if (event->has_purchase_no)
-        copy_truncated(event->purchase_no, sizeof event->purchase_no, purchase_no);
+        copy_truncated(event->purchase_no, sizeof(event->purchase_no), purchase_no);
     audit->tail++;
     if (audit->writer_waiting && audit->tail - audit->head == AUDIT_WAKE_THRESHOLD)
         pthread_cond_signal(&audit->wake);

@@ -1,6 +1,7 @@
 #include "embedded/engine_embedded.h"
 
 #include <assert.h>
+#include <h2o.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,6 +11,7 @@
 
 #include "core/buyer_index.h"
 #include "core/clock.h"
+#include "core/strbuf.h"
 #include "embedded/audit.h"
 #include "embedded/ledger.h"
 
@@ -57,6 +59,7 @@ typedef struct embedded_loop {
     h2o_linklist_t waiters; /* in arrival order, so the head has the earliest deadline */
     h2o_timeout_t expiry_timeout;
     h2o_timeout_entry_t expiry_entry; /* linked while anyone waits */
+    strbuf_t metrics;                 /* the text of /metrics, rebuilt per scrape */
     struct embedded_loop *next;
 } embedded_loop_t;
 
@@ -547,20 +550,18 @@ static void embedded_health(engine_loop_t *base, engine_cb cb, void *ctx)
     cb(ctx, &(engine_result_t){.status = ENGINE_OK, .checks = &check, .check_count = 1});
 }
 
-static int append_buckets(char *out, size_t size, const char *name, const uint64_t *buckets,
-                          const char *const *bounds, double sum, uint64_t count)
+/* One Prometheus histogram: the buckets are counts per bound (not cumulative), "+Inf" last. */
+static void append_histogram(strbuf_t *out, const char *name, const uint64_t *buckets,
+                             const char *const *bounds, size_t bucket_count, double sum, uint64_t count)
 {
-    int used = 0;
     uint64_t cumulative = 0;
 
-    used += snprintf(out + used, size - used, "# TYPE %s histogram\n", name);
-    for (size_t i = 0; i < 8; ++i) {
+    strbuf_appendf(out, "# TYPE %s histogram\n", name);
+    for (size_t i = 0; i < bucket_count; ++i) {
         cumulative += buckets[i];
-        used += snprintf(out + used, size - used, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name, bounds[i],
-                         cumulative);
+        strbuf_appendf(out, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name, bounds[i], cumulative);
     }
-    used += snprintf(out + used, size - used, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, sum, name, count);
-    return used;
+    strbuf_appendf(out, "%s_sum %.6f\n%s_count %" PRIu64 "\n", name, sum, name, count);
 }
 
 static void embedded_metrics(engine_loop_t *base, engine_cb cb, void *ctx)
@@ -568,28 +569,38 @@ static void embedded_metrics(engine_loop_t *base, engine_cb cb, void *ctx)
     static const char *const batch_bounds[] = {"1", "4", "16", "64", "256", "1024", "4096", "+Inf"};
     static const char *const commit_bounds[] = {"0.0001", "0.00025", "0.0005", "0.001",
                                                 "0.0025", "0.005",   "0.01",   "+Inf"};
-    embedded_engine_t *engine = to_loop(base)->engine;
+    embedded_loop_t *loop = to_loop(base);
+    embedded_engine_t *engine = loop->engine;
+    strbuf_t *text = &loop->metrics;
     ledger_stats_t ledger;
     audit_stats_t audit;
-    char text[4096];
-    int used;
 
+    static_assert(sizeof(batch_bounds) / sizeof(batch_bounds[0]) ==
+                      sizeof(ledger.batch_size_buckets) / sizeof(ledger.batch_size_buckets[0]),
+                  "a bound per bucket");
+    static_assert(sizeof(commit_bounds) / sizeof(commit_bounds[0]) ==
+                      sizeof(ledger.fsync_us_buckets) / sizeof(ledger.fsync_us_buckets[0]),
+                  "a bound per bucket");
     ledger_get_stats(engine->ledger, &ledger);
     audit_get_stats(engine->audit, &audit);
-    used = append_buckets(text, sizeof(text), "flashsale_ledger_batch_size", ledger.batch_size_buckets,
-                          batch_bounds, (double)ledger.records, ledger.batches);
-    used += append_buckets(text + used, sizeof(text) - used, "flashsale_ledger_commit_seconds",
-                           ledger.fsync_us_buckets, commit_bounds, (double)ledger.commit_us_total / 1e6,
-                           ledger.batches);
-    used += snprintf(
-        text + used, sizeof(text) - used,
+    strbuf_reset(text);
+    append_histogram(text, "flashsale_ledger_batch_size", ledger.batch_size_buckets, batch_bounds,
+                     sizeof(batch_bounds) / sizeof(batch_bounds[0]), (double)ledger.records, ledger.batches);
+    append_histogram(text, "flashsale_ledger_commit_seconds", ledger.fsync_us_buckets, commit_bounds,
+                     sizeof(commit_bounds) / sizeof(commit_bounds[0]), (double)ledger.commit_us_total / 1e6,
+                     ledger.batches);
+    strbuf_appendf(
+        text,
         "# TYPE flashsale_ledger_failures_total counter\nflashsale_ledger_failures_total %" PRIu64 "\n"
         "# TYPE flashsale_ledger_healthy gauge\nflashsale_ledger_healthy %d\n"
         "# TYPE flashsale_audit_written_total counter\nflashsale_audit_written_total %" PRIu64 "\n"
         "# TYPE flashsale_audit_dropped_total counter\nflashsale_audit_dropped_total %" PRIu64 "\n",
         ledger.failures, ledger_is_healthy(engine->ledger) ? 1 : 0, audit.written, audit.dropped);
-    assert(used > 0 && (size_t)used < sizeof(text));
-    cb(ctx, &(engine_result_t){.status = ENGINE_OK, .text = text, .text_len = (size_t)used});
+    if (text->failed) {
+        cb(ctx, &(engine_result_t){.status = ENGINE_UNAVAILABLE});
+        return;
+    }
+    cb(ctx, &(engine_result_t){.status = ENGINE_OK, .text = text->data, .text_len = text->len});
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */
@@ -607,6 +618,7 @@ static engine_loop_t *embedded_attach(engine_t *base, h2o_loop_t *h2o_loop)
     h2o_linklist_init_anchor(&loop->waiters);
     h2o_timeout_init(h2o_loop, &loop->expiry_timeout, EXPIRY_CHECK_MS);
     loop->expiry_entry.cb = on_expiry_check;
+    strbuf_init(&loop->metrics);
     loop->queue = h2o_multithread_create_queue(h2o_loop);
     h2o_multithread_register_receiver(loop->queue, &loop->receiver, on_wake);
     pthread_mutex_lock(&engine->loops_lock);
@@ -633,6 +645,9 @@ static void embedded_detach(engine_loop_t *base)
     pthread_mutex_unlock(&engine->loops_lock);
     h2o_multithread_unregister_receiver(loop->queue, &loop->receiver);
     h2o_multithread_destroy_queue(loop->queue);
+    /* h2o 2.2.5 frees the queue itself only in its libuv build; the evloop build leaves it to us. */
+    free(loop->queue);
+    strbuf_dispose(&loop->metrics);
     free(loop);
 }
 

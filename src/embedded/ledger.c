@@ -11,6 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
+#include "core/log.h"
+
 #define LEDGER_SCHEMA_VERSION 1
 #define STRINGIFY(x)          #x
 #define STRINGIFY_VALUE(x)    STRINGIFY(x)
@@ -191,7 +194,7 @@ static int configure(ledger_t *ledger, char *err, size_t err_size)
     int64_t version = 0;
     if (sqlite3_busy_timeout(db, LEDGER_BUSY_TIMEOUT_MS) != SQLITE_OK ||
         read_integer(db, "PRAGMA user_version", &version) != SQLITE_OK)
-        goto sqlite_error;
+        goto Error;
     if (version > LEDGER_SCHEMA_VERSION) {
         snprintf(err, err_size, "ledger: the database has schema version %lld, newer than this server's %d",
                  (long long)version, LEDGER_SCHEMA_VERSION);
@@ -201,7 +204,7 @@ static int configure(ledger_t *ledger, char *err, size_t err_size)
     /* WAL lets a commit be one append and one fsync of the log; FULL makes that fsync happen. */
     sqlite3_stmt *statement;
     if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &statement, NULL) != SQLITE_OK)
-        goto sqlite_error;
+        goto Error;
     bool is_wal = sqlite3_step(statement) == SQLITE_ROW &&
                   strcmp((const char *)sqlite3_column_text(statement, 0), "wal") == 0;
     sqlite3_finalize(statement);
@@ -211,12 +214,12 @@ static int configure(ledger_t *ledger, char *err, size_t err_size)
     }
     if (sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
-        goto sqlite_error;
+        goto Error;
 
     for (int i = 0; i < STATEMENT_COUNT; i++) {
         if (sqlite3_prepare_v3(db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ledger->statements[i],
                                NULL) != SQLITE_OK)
-            goto sqlite_error;
+            goto Error;
     }
 
     int64_t next_sale_id = 0;
@@ -224,11 +227,11 @@ static int configure(ledger_t *ledger, char *err, size_t err_size)
                      "SELECT max(coalesce((SELECT value FROM meta WHERE key = 'next_sale_id'), 1),"
                      "           coalesce((SELECT max(sale_id) FROM sales), 0) + 1)",
                      &next_sale_id) != SQLITE_OK)
-        goto sqlite_error;
+        goto Error;
     atomic_init(&ledger->next_sale_id, (uint64_t)next_sale_id);
     return 0;
 
-sqlite_error:
+Error:
     snprintf(err, err_size, "ledger: %s: %s", sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
     return -EIO;
 }
@@ -236,22 +239,17 @@ sqlite_error:
 int ledger_open(const char *data_dir, ledger_t **out, char *err, size_t err_size)
 {
     char path[PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/flashsale.db", data_dir) >= sizeof path) {
+    if ((size_t)snprintf(path, sizeof(path), "%s/flashsale.db", data_dir) >= sizeof(path)) {
         snprintf(err, err_size, "ledger: data directory path too long: %s", data_dir);
         return -ENAMETOOLONG;
     }
-    ledger_t *ledger = calloc(1, sizeof *ledger);
+    ledger_t *ledger = calloc(1, sizeof(*ledger));
     if (ledger == NULL) {
         snprintf(err, err_size, "ledger: out of memory");
         return -ENOMEM;
     }
     pthread_mutex_init(&ledger->lock, NULL);
-    pthread_condattr_t wake_attributes;
-    pthread_condattr_init(&wake_attributes);
-    /* retry delays are measured on the monotonic clock so that a wall-clock jump cannot stretch them */
-    pthread_condattr_setclock(&wake_attributes, CLOCK_MONOTONIC);
-    pthread_cond_init(&ledger->wake, &wake_attributes);
-    pthread_condattr_destroy(&wake_attributes);
+    clock_cond_init(&ledger->wake);
     atomic_init(&ledger->durable_sequence, 0);
     atomic_init(&ledger->healthy, true);
 
@@ -281,15 +279,15 @@ static int load_purchases(ledger_t *ledger, sqlite3_stmt *purchases, uint64_t sa
     int rc = SQLITE_DONE;
     while (result == 0 && (rc = sqlite3_step(purchases)) == SQLITE_ROW) {
         sale_purchase_t purchase;
-        copy_column_text(purchase.purchase_no, sizeof purchase.purchase_no, purchases, 0);
+        copy_column_text(purchase.purchase_no, sizeof(purchase.purchase_no), purchases, 0);
         uint64_t sequence = (uint64_t)sqlite3_column_int64(purchases, 1);
-        copy_column_text(purchase.sku, sizeof purchase.sku, purchases, 2);
-        copy_column_text(purchase.user_id, sizeof purchase.user_id, purchases, 3);
+        copy_column_text(purchase.sku, sizeof(purchase.sku), purchases, 2);
+        copy_column_text(purchase.user_id, sizeof(purchase.user_id), purchases, 3);
         purchase.purchased_ms = sqlite3_column_int64(purchases, 4);
         result = loader->on_purchase(loader->arg, sale_id, sequence, &purchase);
     }
     if (result == 0 && rc != SQLITE_DONE) {
-        fprintf(stderr, "ledger: cannot read purchases: %s\n", sqlite3_errmsg(ledger->db));
+        log_error("ledger", "cannot read purchases: %s", sqlite3_errmsg(ledger->db));
         result = -EIO;
     }
     sqlite3_reset(purchases);
@@ -312,16 +310,16 @@ int ledger_load(ledger_t *ledger, const ledger_loader_t *loader)
                            "SELECT purchase_no, sequence, sku, user_id, purchased_ms FROM purchases"
                            " WHERE sale_id = ?1 ORDER BY sequence",
                            -1, &purchases, NULL) != SQLITE_OK) {
-        fprintf(stderr, "ledger: cannot read the database: %s\n", sqlite3_errmsg(ledger->db));
+        log_error("ledger", "cannot read the database: %s", sqlite3_errmsg(ledger->db));
         result = -EIO;
-        goto done;
+        goto Exit;
     }
     int rc = SQLITE_DONE;
     while (result == 0 && (rc = sqlite3_step(sales)) == SQLITE_ROW) {
         sale_t sale;
         sale.sale_id = (uint64_t)sqlite3_column_int64(sales, 0);
-        copy_column_text(sale.sku, sizeof sale.sku, sales, 1);
-        copy_column_text(sale.product_name, sizeof sale.product_name, sales, 2);
+        copy_column_text(sale.sku, sizeof(sale.sku), sales, 1);
+        copy_column_text(sale.product_name, sizeof(sale.product_name), sales, 2);
         sale.initial_stock = sqlite3_column_int64(sales, 3);
         sale.start_ms = sqlite3_column_int64(sales, 4);
         sale.end_ms = sqlite3_column_int64(sales, 5);
@@ -332,10 +330,10 @@ int ledger_load(ledger_t *ledger, const ledger_loader_t *loader)
             result = load_purchases(ledger, purchases, sale.sale_id, loader);
     }
     if (result == 0 && rc != SQLITE_DONE) {
-        fprintf(stderr, "ledger: cannot read sales: %s\n", sqlite3_errmsg(ledger->db));
+        log_error("ledger", "cannot read sales: %s", sqlite3_errmsg(ledger->db));
         result = -EIO;
     }
-done:
+Exit:
     sqlite3_finalize(purchases);
     sqlite3_finalize(sales);
     return result;
@@ -431,11 +429,7 @@ static void count_commit(ledger_t *ledger, uint64_t commit_us)
 /* Waits out the retry delay; returns false without waiting once the ledger is closing. */
 static bool wait_before_retry(ledger_t *ledger)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_nsec += LEDGER_RETRY_DELAY_MS * 1000000L;
-    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-    deadline.tv_nsec %= 1000000000L;
+    struct timespec deadline = clock_deadline_in(LEDGER_RETRY_DELAY_MS);
 
     pthread_mutex_lock(&ledger->lock);
     bool was_closing = ledger->closing;
@@ -462,14 +456,14 @@ static void commit_batch(ledger_t *ledger)
         atomic_fetch_add_explicit(&ledger->stats.failures, 1, memory_order_relaxed);
         /* logged once per outage, not once per retry */
         if (atomic_exchange_explicit(&ledger->healthy, false, memory_order_relaxed))
-            fprintf(stderr, "ledger: cannot commit, retrying: %s\n", sqlite3_errstr(rc));
+            log_error("ledger", "cannot commit, retrying: %s", sqlite3_errstr(rc));
         if (!wait_before_retry(ledger)) {
             ledger->abandoned_records = ledger->batch.count;
             return;
         }
     }
     if (!atomic_exchange_explicit(&ledger->healthy, true, memory_order_relaxed))
-        fprintf(stderr, "ledger: committing again\n");
+        log_info("ledger", "committing again");
     count_commit(ledger, commit_us);
 
     uint64_t durable = ledger->batch.items[ledger->batch.count - 1].ledger_sequence;
@@ -524,13 +518,13 @@ static uint64_t append(ledger_t *ledger, record_t *record)
     record_vector_t *pending = &ledger->pending;
     if (pending->count == pending->capacity) {
         size_t capacity = pending->capacity == 0 ? 1024 : pending->capacity * 2;
-        record_t *items = realloc(pending->items, capacity * sizeof *items);
+        record_t *items = realloc(pending->items, capacity * sizeof(*items));
         /*
          * The caller has already decided (a buyer got the stock) and cannot take it back, so a
          * record that cannot be queued is fatal, as it is to h2o's own allocator.
          */
         if (items == NULL) {
-            fprintf(stderr, "ledger: out of memory queueing %zu records\n", capacity);
+            log_error("ledger", "out of memory queueing %zu records", capacity);
             abort();
         }
         pending->items = items;
@@ -605,8 +599,8 @@ void ledger_close(ledger_t *ledger)
     else
         write_until_closed(ledger);
     if (ledger->abandoned_records > 0)
-        fprintf(stderr, "ledger: closed with %llu records not written\n",
-                (unsigned long long)ledger->abandoned_records);
+        log_error("ledger", "closed with %llu records not written",
+                  (unsigned long long)ledger->abandoned_records);
 
     for (int i = 0; i < STATEMENT_COUNT; i++)
         sqlite3_finalize(ledger->statements[i]);

@@ -1,8 +1,9 @@
 #include "http/acceptor.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
+
+#include "core/log.h"
 
 static void on_accept(h2o_socket_t *listener, const char *err);
 
@@ -80,8 +81,8 @@ static bool accept_one(acceptor_t *acceptor)
         if (out_of_resources(error) && acceptor->callbacks.evict(acceptor->callbacks.data))
             return true;
         if (!acceptor->failing)
-            fprintf(stderr, "flashsale: accept failed: %s; retrying every %d ms\n", strerror(error),
-                    ACCEPTOR_BACKOFF_MS);
+            log_error("http", "accept failed: %s; retrying every %d ms", strerror(error),
+                      ACCEPTOR_BACKOFF_MS);
         acceptor->failing = true;
         h2o_socket_read_stop(acceptor->listener);
         h2o_timeout_link(h2o_socket_get_loop(acceptor->listener), &acceptor->backoff,
@@ -89,7 +90,7 @@ static bool accept_one(acceptor_t *acceptor)
         return false;
     }
     if (acceptor->failing)
-        fprintf(stderr, "flashsale: accepting connections again\n");
+        log_info("http", "accepting connections again");
     acceptor->failing = false;
     ++acceptor->open;
     sock->on_close.cb = on_socket_closed;

@@ -65,56 +65,6 @@ void http_json_time(strbuf_t *out, int64_t ms)
     strbuf_append(out, "\"", 1);
 }
 
-void http_json_sale(strbuf_t *out, const sale_t *sale, int64_t now_ms, bool admin)
-{
-    const char *end_reason = sale_end_reason_name(sale_end_reason(sale, now_ms));
-
-    strbuf_append_cstr(out, "{\"sku\":");
-    http_json_string(out, sale->sku, strlen(sale->sku));
-    strbuf_append_cstr(out, ",\"productName\":");
-    http_json_string(out, sale->product_name, strlen(sale->product_name));
-    strbuf_append_cstr(out, ",\"state\":\"");
-    strbuf_append_cstr(out, sale_state_name(sale_state(sale, now_ms)));
-    strbuf_append_cstr(out, "\",\"endReason\":");
-    if (end_reason == NULL) {
-        strbuf_append_cstr(out, "null");
-    } else {
-        strbuf_append(out, "\"", 1);
-        strbuf_append_cstr(out, end_reason);
-        strbuf_append(out, "\"", 1);
-    }
-    strbuf_append_cstr(out, ",\"stock\":");
-    strbuf_append_int(out, sale->stock);
-    strbuf_append_cstr(out, ",\"initialStock\":");
-    strbuf_append_int(out, sale->initial_stock);
-    strbuf_append_cstr(out, ",\"startTime\":");
-    http_json_time(out, sale->start_ms);
-    strbuf_append_cstr(out, ",\"endTime\":");
-    http_json_time(out, sale->end_ms);
-    if (admin) {
-        strbuf_append_cstr(out, ",\"currentStock\":");
-        strbuf_append_int(out, sale->stock);
-        strbuf_append_cstr(out, ",\"totalPurchases\":");
-        strbuf_append_int(out, sale->initial_stock - sale->stock);
-        strbuf_append_cstr(out, ",\"createdAt\":");
-        http_json_time(out, sale->created_ms);
-    }
-    strbuf_append(out, "}", 1);
-}
-
-void http_json_purchase(strbuf_t *out, const sale_purchase_t *purchase)
-{
-    strbuf_append_cstr(out, "{\"purchaseNo\":");
-    http_json_string(out, purchase->purchase_no, strlen(purchase->purchase_no));
-    strbuf_append_cstr(out, ",\"sku\":");
-    http_json_string(out, purchase->sku, strlen(purchase->sku));
-    strbuf_append_cstr(out, ",\"userId\":");
-    http_json_string(out, purchase->user_id, strlen(purchase->user_id));
-    strbuf_append_cstr(out, ",\"purchasedAt\":");
-    http_json_time(out, purchase->purchased_ms);
-    strbuf_append(out, "}", 1);
-}
-
 void http_json_open_success(strbuf_t *out)
 {
     strbuf_append_cstr(out, "{\"success\":true,\"data\":");

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +14,24 @@
 #include <unistd.h>
 
 #include "core/clock.h"
-#include "http/http_api.h"
+#include "core/log.h"
 
 #define LOOP_TICK_MS 100 /* how soon a loop notices the stop flag */
+
+struct http_server {
+    http_server_options_t options;
+    h2o_globalconf_t config;
+    http_loop_t *loops;
+    http_metrics_t *metrics; /* one per loop */
+    conn_limit_t connections;
+    atomic_bool stopping;
+    /* the start gate: guarded by start_lock */
+    pthread_mutex_t start_lock;
+    pthread_cond_t start_cond;
+    size_t initialised; /* threads that finished initialising, successfully or not */
+    bool start_decided;
+    bool start_failed;
+};
 
 /* Fills address from the listen option; returns its length, or 0 after writing err. */
 static socklen_t parse_address(const http_server_options_t *options, struct sockaddr_storage *address,
@@ -90,146 +107,64 @@ static int check_port_free(const http_server_options_t *options, char *err, size
 
 static void serve_socket(void *data, h2o_socket_t *sock)
 {
-    http_thread_t *thread = data;
-    http1_accept(&thread->http1, sock);
+    http_loop_t *loop = data;
+    http1_accept(&loop->http1, sock);
 }
 
-static bool evict_idle(void *data)
+static bool evict(void *data)
 {
-    http_thread_t *thread = data;
-    return http1_evict(&thread->http1);
+    http_loop_t *loop = data;
+    return http1_evict(&loop->http1);
 }
 
 /*
- * The graceful stop of one loop: no new connections, idle ones closed, every request received
- * answered with "Connection: close", all within the shutdown timeout.
+ * The graceful stop of one loop: no new connections, every request received answered with
+ * "Connection: close", idle connections closed, all within the shutdown timeout.
  */
-static void drain(http_thread_t *thread)
+static void drain(http_loop_t *loop)
 {
-    const http_server_options_t *options = &thread->server->options;
+    const http_server_options_t *options = &loop->server->options;
     int64_t deadline = clock_monotonic_ms() + (int64_t)options->shutdown_timeout_ms;
 
-    acceptor_close(&thread->acceptor);
+    acceptor_close(&loop->acceptor);
     /* HTTP/2 connections (--http2) get a GOAWAY from h2o */
-    h2o_context_request_shutdown(&thread->context);
-    http1_stop(&thread->http1);
-    while ((thread->acceptor.open > 0 || thread->in_flight > 0) && clock_monotonic_ms() < deadline)
-        h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
-    if (thread->acceptor.open > 0 || thread->in_flight > 0)
-        fprintf(stderr, "flashsale: shutdown timeout: %zu connections and %zu store calls left\n",
-                thread->acceptor.open, thread->in_flight);
-}
-
-/* ---- the demo sale ------------------------------------------------------------------------- */
-
-typedef struct {
-    http_thread_t *thread;
-    bool done;
-    bool failed;
-} demo_t;
-
-static void on_demo_created(void *ctx, const engine_result_t *result)
-{
-    demo_t *demo = ctx;
-    demo->failed = result->status != ENGINE_OK;
-    demo->done = true;
-}
-
-static void create_demo_sale(demo_t *demo)
-{
-    int64_t now = clock_now_ms();
-    sale_fields_t fields = {
-        .has_sku = true,
-        .has_product_name = true,
-        .has_initial_stock = true,
-        .has_start = true,
-        .has_end = true,
-        .sku = "DEMO-001",
-        .product_name = "Limited Edition Demo Widget",
-        .initial_stock = 100,
-        .start_ms = now - 1000,
-        .end_ms = now + 24 * 3600 * 1000,
-    };
-    engine_loop_t *loop = demo->thread->engine;
-    loop->engine->ops->create_sale(loop, &fields, on_demo_created, demo);
-}
-
-static void on_demo_deleted(void *ctx, const engine_result_t *result)
-{
-    demo_t *demo = ctx;
-    if (result->status != ENGINE_OK) {
-        demo->failed = demo->done = true;
-        return;
-    }
-    create_demo_sale(demo);
-}
-
-/* A demo sale left by an earlier run is replaced unless it is still live. */
-static void on_demo_found(void *ctx, const engine_result_t *result)
-{
-    demo_t *demo = ctx;
-    engine_loop_t *loop = demo->thread->engine;
-
-    if (result->status == ENGINE_NOT_FOUND)
-        create_demo_sale(demo);
-    else if (result->status == ENGINE_OK && sale_state(result->sale, clock_now_ms()) == SALE_STATE_ACTIVE)
-        demo->done = true;
-    else if (result->status == ENGINE_OK)
-        loop->engine->ops->delete_sale(loop, "DEMO-001", on_demo_deleted, demo);
-    else
-        demo->failed = demo->done = true;
-}
-
-static int prepare_demo(http_thread_t *thread, char *err, size_t err_size)
-{
-    demo_t demo = {.thread = thread};
-
-    thread->engine->engine->ops->get_sale(thread->engine, "DEMO-001", on_demo_found, &demo);
-    while (!demo.done)
-        h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
-    if (demo.failed) {
-        snprintf(err, err_size, "cannot create the demo sale");
-        return -1;
-    }
-    return 0;
+    h2o_context_request_shutdown(&loop->context);
+    http1_stop(&loop->http1);
+    while ((loop->acceptor.open > 0 || loop->in_flight > 0) && clock_monotonic_ms() < deadline)
+        h2o_evloop_run(loop->context.loop, LOOP_TICK_MS);
+    if (loop->acceptor.open > 0 || loop->in_flight > 0)
+        log_warn("http", "shutdown timeout: %zu connections and %zu replies left on loop %zu",
+                 loop->acceptor.open, loop->in_flight, loop->index);
 }
 
 /* ---- the loop threads ------------------------------------------------------------------- */
 
 /*
- * Everything a loop uses is created here, on the thread that runs it. h2o 2.2.5 keeps per-thread
- * state behind its sockets (the socket buffer prototype and its recycle list are __thread): a
- * socket created on one thread and read on another shares that thread's allocator unlocked, which
- * under load is a use-after-free. The listening descriptor alone comes from the main thread, as a
- * plain fd, so that a taken port is reported before any thread starts.
+ * Everything a loop uses is created here, on the thread that runs it: by the server, then by the
+ * loop_start hook. h2o 2.2.5 keeps per-thread state behind its sockets (the socket buffer
+ * prototype and its recycle list are __thread): a socket created on one thread and read on another
+ * shares that thread's allocator unlocked, which under load is a use-after-free. The listening
+ * descriptor alone comes from the main thread, as a plain fd, so that a taken port is reported
+ * before any thread starts.
  */
-static int init_thread(http_thread_t *thread)
+static int init_thread(http_loop_t *loop)
 {
-    http_server_t *server = thread->server;
+    http_server_t *server = loop->server;
 
-    acceptor_callbacks_t callbacks = {.serve = serve_socket, .evict = evict_idle, .data = thread};
+    acceptor_callbacks_t callbacks = {.serve = serve_socket, .evict = evict, .data = loop};
 
-    h2o_context_init(&thread->context, h2o_evloop_create(), &server->config);
-    thread->accept.ctx = &thread->context;
-    thread->accept.hosts = server->config.hosts;
-    if (http1_loop_init(&thread->http1, &thread->context, &thread->accept, &server->options.http1) != 0) {
-        snprintf(thread->error, sizeof(thread->error), "out of memory");
+    h2o_context_init(&loop->context, h2o_evloop_create(), &server->config);
+    loop->accept.ctx = &loop->context;
+    loop->accept.hosts = server->config.hosts;
+    if (http1_loop_init(&loop->http1, &loop->context, &loop->accept, &server->options.http1) != 0) {
+        snprintf(loop->error, sizeof(loop->error), "out of memory");
         return -1;
     }
     /* the acceptor owns the descriptor from here on */
-    acceptor_init(&thread->acceptor, thread->context.loop, thread->listen_fd, &server->connections,
-                  &callbacks);
-    thread->listen_fd = -1;
-    thread->listening = true;
-    if ((thread->engine =
-             server->options.engine->ops->attach(server->options.engine, thread->context.loop)) == NULL) {
-        snprintf(thread->error, sizeof(thread->error), "the storage engine refused a loop thread");
-        return -1;
-    }
-    if (server->options.demo && thread == &server->threads[0] &&
-        prepare_demo(thread, thread->error, sizeof(thread->error)) != 0)
-        return -1;
-    return 0;
+    acceptor_init(&loop->acceptor, loop->context.loop, loop->listen_fd, &server->connections, &callbacks);
+    loop->listen_fd = -1;
+    loop->listening = true;
+    return server->options.loop_start(loop, server->options.data, loop->error, sizeof(loop->error));
 }
 
 /*
@@ -237,9 +172,9 @@ static int init_thread(http_thread_t *thread)
  * thread, having heard from every thread it started, decides whether to serve. No thread accepts
  * a connection before all of them are ready.
  */
-static bool wait_for_start(http_thread_t *thread)
+static bool wait_for_start(http_loop_t *loop)
 {
-    http_server_t *server = thread->server;
+    http_server_t *server = loop->server;
     bool serve;
 
     pthread_mutex_lock(&server->start_lock);
@@ -260,8 +195,8 @@ static bool decide_start(http_server_t *server, size_t started, size_t count, ch
         pthread_cond_wait(&server->start_cond, &server->start_lock);
     server->start_failed = started < count;
     for (size_t i = 0; i < started && !server->start_failed; ++i) {
-        if (server->threads[i].failed) {
-            snprintf(err, err_size, "%s", server->threads[i].error);
+        if (server->loops[i].failed) {
+            snprintf(err, err_size, "%s", server->loops[i].error);
             server->start_failed = true;
         }
     }
@@ -273,23 +208,32 @@ static bool decide_start(http_server_t *server, size_t started, size_t count, ch
 
 static void *run_thread(void *arg)
 {
-    http_thread_t *thread = arg;
-    http_server_t *server = thread->server;
+    http_loop_t *loop = arg;
+    http_server_t *server = loop->server;
 
-    thread->failed = init_thread(thread) != 0;
-    if (wait_for_start(thread)) {
-        acceptor_start(&thread->acceptor);
+    loop->failed = init_thread(loop) != 0;
+    if (wait_for_start(loop)) {
+        acceptor_start(&loop->acceptor);
         while (!atomic_load(&server->stopping))
-            h2o_evloop_run(thread->context.loop, LOOP_TICK_MS);
+            h2o_evloop_run(loop->context.loop, LOOP_TICK_MS);
     }
-    if (thread->listening)
-        drain(thread);
-    if (thread->engine != NULL)
-        server->options.engine->ops->detach(thread->engine);
-    thread->engine = NULL;
+    if (loop->listening)
+        drain(loop);
+    server->options.loop_stop(loop, server->options.data);
     /* The h2o context and loop are left to the process exit: idle keep-alive connections still hold
        timeouts in them, and h2o 2.2.5 asserts that none remain when either is disposed. */
     return NULL;
+}
+
+/* The h2o handler of every path: one router lookup, on the loop that accepted the connection. */
+static int on_request(h2o_handler_t *handler, h2o_req_t *req)
+{
+    http_loop_t *loop = H2O_STRUCT_FROM_MEMBER(http_loop_t, context, req->conn->ctx);
+    http_request_t request = {.req = req, .loop = loop, .started_ns = clock_monotonic_ns()};
+
+    (void)handler;
+    http_router_dispatch(loop->server->options.router, &request);
+    return 0;
 }
 
 static void init_config(http_server_t *server)
@@ -309,16 +253,17 @@ static void init_config(http_server_t *server)
     host = h2o_config_register_host(&server->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     path = h2o_config_register_path(host, "/", 0);
     handler = h2o_create_handler(path, sizeof(*handler));
-    handler->on_req = http_api_handle;
+    handler->on_req = on_request;
 }
 
 int http_server_run(const http_server_options_t *options, char *err, size_t err_size)
 {
-    http_server_t server = {.options = *options, .started_ms = clock_monotonic_ms()};
-    size_t count = (size_t)options->threads, started = 0;
+    http_server_t server = {.options = *options};
+    size_t count = (size_t)options->threads, started = 0, path_count;
     sigset_t signals;
     int result = -1, signal_number;
 
+    http_router_path_names(options->router, &path_count);
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
@@ -328,62 +273,76 @@ int http_server_run(const http_server_options_t *options, char *err, size_t err_
 
     if (check_port_free(options, err, err_size) != 0)
         return -1;
-    crypto_generichash(server.admin_key_hash, sizeof(server.admin_key_hash),
-                       (const unsigned char *)options->admin_key, strlen(options->admin_key), NULL, 0);
     init_config(&server);
     conn_limit_init(&server.connections, options->max_connections);
-    server.threads = calloc(count, sizeof(*server.threads));
+    server.loops = calloc(count, sizeof(*server.loops));
     server.metrics = calloc(count, sizeof(*server.metrics));
-    if (server.threads == NULL || server.metrics == NULL) {
+    if (server.loops == NULL || server.metrics == NULL) {
         snprintf(err, err_size, "out of memory");
         goto Exit;
     }
     for (size_t i = 0; i < count; ++i) {
-        http_thread_t *thread = &server.threads[i];
-        thread->server = &server;
-        thread->metrics = &server.metrics[i];
-        strbuf_init(&thread->body);
-        if ((thread->listen_fd = open_listener(options, err, err_size)) < 0)
+        http_loop_t *loop = &server.loops[i];
+        loop->server = &server;
+        loop->index = i;
+        loop->metrics = &server.metrics[i];
+        loop->listen_fd = -1;
+        strbuf_init(&loop->body);
+    }
+    for (size_t i = 0; i < count; ++i) {
+        if (http_metrics_init(&server.metrics[i], path_count) != 0) {
+            snprintf(err, err_size, "out of memory");
+            goto Exit;
+        }
+        if ((server.loops[i].listen_fd = open_listener(options, err, err_size)) < 0)
             goto Exit;
     }
 
     pthread_mutex_init(&server.start_lock, NULL);
     pthread_cond_init(&server.start_cond, NULL);
     for (; started < count; ++started) {
-        int error = pthread_create(&server.threads[started].tid, NULL, run_thread, &server.threads[started]);
+        int error = pthread_create(&server.loops[started].tid, NULL, run_thread, &server.loops[started]);
         if (error != 0) {
             snprintf(err, err_size, "cannot start a loop thread: %s", strerror(error));
             break;
         }
     }
     if (decide_start(&server, started, count, err, err_size)) {
-        fprintf(stderr,
-                "flashsale: serving http://%s:%d with %zu threads; file descriptor limit %zu, at most %zu "
-                "connections%s\n",
-                options->listen, options->port, count, options->nofile, options->max_connections,
-                options->http1.http2 ? "; HTTP/2 enabled" : "");
+        log_info(
+            "http",
+            "serving http://%s:%d with %zu threads; file descriptor limit %zu, at most %zu connections%s",
+            options->listen, options->port, count, options->nofile, options->max_connections,
+            options->http1.http2 ? "; HTTP/2 enabled" : "");
         if (options->max_connections > options->nofile)
-            fprintf(stderr,
-                    "flashsale: warning: --max-connections %zu is above the file descriptor limit %zu\n",
-                    options->max_connections, options->nofile);
+            log_warn("http", "--max-connections %zu is above the file descriptor limit %zu",
+                     options->max_connections, options->nofile);
         sigwait(&signals, &signal_number);
-        fprintf(stderr, "flashsale: %s received, finishing requests in flight\n", strsignal(signal_number));
+        log_info("http", "%s received, finishing requests in flight", strsignal(signal_number));
         result = 0;
     }
     atomic_store(&server.stopping, true);
     for (size_t i = 0; i < started; ++i)
-        pthread_join(server.threads[i].tid, NULL);
+        pthread_join(server.loops[i].tid, NULL);
     pthread_cond_destroy(&server.start_cond);
     pthread_mutex_destroy(&server.start_lock);
 
 Exit:
-    for (size_t i = 0; server.threads != NULL && i < count; ++i) {
-        if (server.threads[i].listen_fd >= 0)
-            close(server.threads[i].listen_fd);
-        strbuf_dispose(&server.threads[i].body);
+    for (size_t i = 0; server.loops != NULL && i < count; ++i) {
+        if (server.loops[i].listen_fd >= 0)
+            close(server.loops[i].listen_fd);
+        strbuf_dispose(&server.loops[i].body);
+        if (server.metrics != NULL)
+            http_metrics_dispose(&server.metrics[i]);
     }
-    free(server.threads);
+    free(server.loops);
     free(server.metrics);
     h2o_config_dispose(&server.config);
     return result;
+}
+
+void http_server_render_metrics(const http_server_t *server, strbuf_t *out)
+{
+    size_t path_count;
+    const char *const *names = http_router_path_names(server->options.router, &path_count);
+    http_metrics_render(out, server->metrics, (size_t)server->options.threads, names);
 }

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "distributed/redis_address.h"
+#include "distributed/redis/redis_address.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -21,9 +21,9 @@ static int free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof address;
+    socklen_t len = sizeof(address);
     int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&address, sizeof address) == 0 &&
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&address, sizeof(address)) == 0 &&
         getsockname(fd, (struct sockaddr *)&address, &len) == 0)
         port = ntohs(address.sin_port);
     if (fd >= 0)
@@ -39,22 +39,22 @@ int services_run(const services_t *services, const char *command, const char *wh
         return -1;
     }
     char line[1024];
-    snprintf(line, sizeof line, "SERVICES_DIR='%s' REDIS_PORT=%d PG_PORT=%d '%s' %s %s", services->dir,
+    snprintf(line, sizeof(line), "SERVICES_DIR='%s' REDIS_PORT=%d PG_PORT=%d '%s' %s %s", services->dir,
              services->redis_port, services->postgres_port, script, command, which);
     return system(line);
 }
 
 int services_start(services_t *services)
 {
-    memset(services, 0, sizeof *services);
-    snprintf(services->dir, sizeof services->dir, "/tmp/flashsale-test-XXXXXX");
+    memset(services, 0, sizeof(*services));
+    snprintf(services->dir, sizeof(services->dir), "/tmp/flashsale-test-XXXXXX");
     /* Under /tmp and world-readable: PostgreSQL runs as its own user and must reach its files. */
     if (mkdtemp(services->dir) == NULL || chmod(services->dir, 0755) != 0)
         return -1;
     services->redis_port = free_port();
     services->postgres_port = free_port();
-    snprintf(services->redis_url, sizeof services->redis_url, "redis://127.0.0.1:%d", services->redis_port);
-    snprintf(services->postgres_url, sizeof services->postgres_url,
+    snprintf(services->redis_url, sizeof(services->redis_url), "redis://127.0.0.1:%d", services->redis_port);
+    snprintf(services->postgres_url, sizeof(services->postgres_url),
              "postgresql://postgres@127.0.0.1:%d/postgres", services->postgres_port);
     return services_run(services, "start", "all") == 0 ? 0 : -1;
 }
@@ -91,8 +91,8 @@ int services_fresh_database(const services_t *services, char *url, size_t url_si
 {
     static int created;
     char name[32], sql[64];
-    snprintf(name, sizeof name, "test_%d_%d", (int)getpid(), ++created);
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    snprintf(name, sizeof(name), "test_%d_%d", (int)getpid(), ++created);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
     PGconn *conn = services_connect(services->postgres_url);
     if (conn == NULL)
         return -1;
@@ -136,16 +136,16 @@ static bool answers_noauth(int port)
 int protected_redis_start(protected_redis_t *redis, const char *password, const char *user,
                           const char *user_password)
 {
-    memset(redis, 0, sizeof *redis);
-    snprintf(redis->dir, sizeof redis->dir, "/tmp/flashsale-test-redis-XXXXXX");
+    memset(redis, 0, sizeof(*redis));
+    snprintf(redis->dir, sizeof(redis->dir), "/tmp/flashsale-test-redis-XXXXXX");
     if (mkdtemp(redis->dir) == NULL || (redis->port = free_port()) < 0) {
         fprintf(stderr, "services: no directory or port for a protected redis-server\n");
         return -1;
     }
     char port[12], log[160], acl_password[256];
-    snprintf(port, sizeof port, "%d", redis->port);
-    snprintf(log, sizeof log, "%s/redis.log", redis->dir);
-    snprintf(acl_password, sizeof acl_password, ">%s", user_password);
+    snprintf(port, sizeof(port), "%d", redis->port);
+    snprintf(log, sizeof(log), "%s/redis.log", redis->dir);
+    snprintf(acl_password, sizeof(acl_password), ">%s", user_password);
     redis->pid = fork();
     if (redis->pid == 0) {
         execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", redis->dir,
@@ -185,7 +185,7 @@ void protected_redis_stop(protected_redis_t *redis)
     }
     if (redis->dir[0] != '\0') {
         char command[192];
-        snprintf(command, sizeof command, "rm -rf '%s'", redis->dir);
+        snprintf(command, sizeof(command), "rm -rf '%s'", redis->dir);
         if (system(command) != 0)
             fprintf(stderr, "services: could not remove %s\n", redis->dir);
         redis->dir[0] = '\0';

@@ -24,7 +24,7 @@ static audit_t *open_audit(const scratch_dir_t *fixture)
 {
     audit_t *audit = NULL;
     char err[256] = "";
-    if (audit_open(fixture->dir, &audit, err, sizeof err) != 0)
+    if (audit_open(fixture->dir, &audit, err, sizeof(err)) != 0)
         fail_msg("audit_open: %s", err);
     return audit;
 }
@@ -87,10 +87,10 @@ static void test_open_reports_an_unusable_directory(void **state)
 {
     scratch_dir_t *fixture = *state;
     char missing[512];
-    snprintf(missing, sizeof missing, "%s/missing", fixture->dir);
+    snprintf(missing, sizeof(missing), "%s/missing", fixture->dir);
     audit_t *audit = NULL;
     char err[256] = "";
-    assert_true(audit_open(missing, &audit, err, sizeof err) < 0);
+    assert_true(audit_open(missing, &audit, err, sizeof(err)) < 0);
     assert_null(audit);
     assert_non_null(strstr(err, "missing"));
 }
@@ -121,7 +121,7 @@ static void test_events_land_in_audit_db(void **state)
         {1002, "SKU-1", "bob", "sold_out", "NULL"},
         {1003, "NOPE", "carol", "not_found", "NULL"},
     };
-    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+    for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
         assert_int_equal(sqlite3_step(rows), SQLITE_ROW);
         assert_int_equal(sqlite3_column_int64(rows, 0), expected[i].at_ms);
         assert_string_equal((const char *)sqlite3_column_text(rows, 1), expected[i].sku);
@@ -153,10 +153,10 @@ static void test_long_strings_are_truncated(void **state)
     scratch_dir_t *fixture = *state;
     char sku[SALE_SKU_MAX + 11];
     char user_id[SALE_USER_ID_MAX + 11];
-    memset(sku, 'S', sizeof sku - 1);
-    sku[sizeof sku - 1] = '\0';
-    memset(user_id, 'u', sizeof user_id - 1);
-    user_id[sizeof user_id - 1] = '\0';
+    memset(sku, 'S', sizeof(sku) - 1);
+    sku[sizeof(sku) - 1] = '\0';
+    memset(user_id, 'u', sizeof(user_id) - 1);
+    user_id[sizeof(user_id) - 1] = '\0';
     audit_t *audit = open_audit(fixture);
     audit_push(audit, 1, sku, user_id, SALE_OUTCOME_SOLD_OUT, NULL);
     audit_close(audit);

@@ -73,7 +73,7 @@ static void test_user_id_is_copied(void **state)
     char buffer[] = "carol-and-more";
     const buyer_entry_t *entry = buyer_index_add(&index, buffer, 5, 1, 1, 1);
     assert_non_null(entry);
-    memset(buffer, 'x', sizeof buffer - 1);
+    memset(buffer, 'x', sizeof(buffer) - 1);
     assert_string_equal(find(&index, "carol")->user_id, "carol");
     assert_null(find(&index, "carol-and-more"));
     buyer_index_dispose(&index);
@@ -122,13 +122,13 @@ static void test_growth_keeps_every_buyer_and_their_order(void **state)
     buyer_index_init(&index);
     char user_id[32];
     for (uint64_t i = 1; i <= MANY_USERS; i++) {
-        snprintf(user_id, sizeof user_id, "user-%llu", (unsigned long long)i);
+        snprintf(user_id, sizeof(user_id), "user-%llu", (unsigned long long)i);
         add(&index, user_id, i);
         assert_table_bounds(&index);
     }
     assert_int_equal(index.count, MANY_USERS);
     for (uint64_t i = 1; i <= MANY_USERS; i++) {
-        snprintf(user_id, sizeof user_id, "user-%llu", (unsigned long long)i);
+        snprintf(user_id, sizeof(user_id), "user-%llu", (unsigned long long)i);
         const buyer_entry_t *entry = find(&index, user_id);
         assert_non_null(entry);
         assert_ptr_equal(entry, &index.entries[i - 1]);
@@ -138,7 +138,7 @@ static void test_growth_keeps_every_buyer_and_their_order(void **state)
         assert_int_equal(entry->ledger_sequence, 50 + i);
     }
     for (uint64_t i = MANY_USERS + 1; i <= 2 * MANY_USERS; i++) {
-        snprintf(user_id, sizeof user_id, "user-%llu", (unsigned long long)i);
+        snprintf(user_id, sizeof(user_id), "user-%llu", (unsigned long long)i);
         assert_null(find(&index, user_id));
     }
     buyer_index_dispose(&index);

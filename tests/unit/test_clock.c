@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -89,7 +91,7 @@ static void test_format_agrees_with_gmtime(void **state)
         struct tm tm;
         assert_non_null(gmtime_r(&seconds, &tm));
         char expected[64];
-        snprintf(expected, sizeof expected, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+        snprintf(expected, sizeof(expected), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  (int)(ms - floor_seconds * 1000));
         assert_formats(ms, expected);
@@ -222,6 +224,40 @@ static void test_now_is_wall_clock_and_monotonic_does_not_go_back(void **state)
     assert_true(second >= first);
 }
 
+/*
+ * A deadline from clock_deadline_in is kept by a condition variable from clock_cond_init: the wait
+ * times out after the delay, not at once (a monotonic deadline read on the wall clock lies decades
+ * in the past) and not decades later (the other way round).
+ */
+static void test_timed_wait_uses_the_monotonic_clock(void **state)
+{
+    (void)state;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cond;
+    assert_int_equal(clock_cond_init(&cond), 0);
+    int64_t started = clock_monotonic_ms();
+    struct timespec deadline = clock_deadline_in(150);
+    int rc = 0;
+    pthread_mutex_lock(&lock);
+    while (rc == 0)
+        rc = pthread_cond_timedwait(&cond, &lock, &deadline);
+    pthread_mutex_unlock(&lock);
+    int64_t waited = clock_monotonic_ms() - started;
+    assert_int_equal(rc, ETIMEDOUT);
+    assert_true(waited >= 150);
+    assert_true(waited < 5000);
+    pthread_cond_destroy(&cond);
+
+    /* Whole seconds and the carry out of the nanoseconds. */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    deadline = clock_deadline_in(2999);
+    assert_true(deadline.tv_nsec >= 0 && deadline.tv_nsec < 1000000000L);
+    int64_t ahead_ms =
+        (int64_t)(deadline.tv_sec - now.tv_sec) * 1000 + (deadline.tv_nsec - now.tv_nsec) / 1000000;
+    assert_true(ahead_ms >= 2998 && ahead_ms < 3100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_parse_rejects_instants_outside_four_digit_years),
         cmocka_unit_test(test_parse_reads_only_len_bytes),
         cmocka_unit_test(test_now_is_wall_clock_and_monotonic_does_not_go_back),
+        cmocka_unit_test(test_timed_wait_uses_the_monotonic_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

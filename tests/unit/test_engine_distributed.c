@@ -25,11 +25,11 @@
 #include <cmocka.h>
 
 #include "core/clock.h"
-#include "distributed/distributed.h"
+#include "distributed/engine_distributed.h"
 #include "distributed/outbox.h"
 #include "distributed/reconcile.h"
-#include "distributed/redis_client.h"
-#include "distributed/redis_sale.h"
+#include "distributed/redis/redis_client.h"
+#include "distributed/redis/redis_sale.h"
 #include "distributed/sale_snapshot.h"
 #include "services.h"
 
@@ -105,19 +105,14 @@ static void run_until(fixture_t *fixture, const bool *done)
     }
 }
 
-static const engine_ops_t *ops(fixture_t *fixture)
-{
-    return fixture->engine->ops;
-}
-
 static void open_engine_at(fixture_t *fixture, const char *redis_url)
 {
     char err[512] = "";
-    fixture->engine = distributed_engine_open(redis_url, fixture->postgres_url, err, sizeof(err));
+    fixture->engine = engine_distributed_open(redis_url, fixture->postgres_url, err, sizeof(err));
     if (fixture->engine == NULL)
         fail_msg("open: %s", err);
     fixture->loop = h2o_evloop_create();
-    fixture->handle = ops(fixture)->attach(fixture->engine, fixture->loop);
+    fixture->handle = engine_attach(fixture->engine, fixture->loop);
     assert_non_null(fixture->handle);
 }
 
@@ -128,8 +123,8 @@ static void open_engine(fixture_t *fixture)
 
 static void close_engine(fixture_t *fixture)
 {
-    ops(fixture)->detach(fixture->handle);
-    ops(fixture)->close(fixture->engine);
+    engine_detach(fixture->handle);
+    engine_close(fixture->engine);
     /* Sockets closed by detach are freed by one more turn of the loop. */
     h2o_evloop_run(fixture->loop, 0);
     h2o_evloop_destroy(fixture->loop);
@@ -210,7 +205,7 @@ static answer_t create_sale(fixture_t *fixture, const char *sku, int64_t stock, 
     snprintf(fields.sku, sizeof(fields.sku), "%s", sku);
     snprintf(fields.product_name, sizeof(fields.product_name), "Product %s", sku);
     answer_t answer = {0};
-    ops(fixture)->create_sale(fixture->handle, &fields, on_answer, &answer);
+    engine_create_sale(fixture->handle, &fields, on_answer, &answer);
     run_until(fixture, &answer.done);
     return answer;
 }
@@ -226,7 +221,7 @@ static answer_t create_live_sale(fixture_t *fixture, const char *sku, int64_t st
 static answer_t purchase(fixture_t *fixture, const char *sku, const char *user_id)
 {
     answer_t answer = {0};
-    ops(fixture)->purchase(fixture->handle, sku, user_id, on_answer, &answer);
+    engine_purchase(fixture->handle, sku, user_id, on_answer, &answer);
     run_until(fixture, &answer.done);
     return answer;
 }
@@ -246,7 +241,7 @@ static answer_t purchase_when_available(fixture_t *fixture, const char *sku, con
 static answer_t get_sale(fixture_t *fixture, const char *sku)
 {
     answer_t answer = {0};
-    ops(fixture)->get_sale(fixture->handle, sku, on_answer, &answer);
+    engine_get_sale(fixture->handle, sku, on_answer, &answer);
     run_until(fixture, &answer.done);
     return answer;
 }
@@ -254,7 +249,7 @@ static answer_t get_sale(fixture_t *fixture, const char *sku)
 static answer_t get_purchase(fixture_t *fixture, const char *sku, const char *user_id)
 {
     answer_t answer = {0};
-    ops(fixture)->get_purchase(fixture->handle, sku, user_id, on_answer, &answer);
+    engine_get_purchase(fixture->handle, sku, user_id, on_answer, &answer);
     run_until(fixture, &answer.done);
     return answer;
 }
@@ -321,7 +316,7 @@ static void test_storm_sells_exactly_the_stock(void **state)
     /* All issued before the loop runs: they leave pipelined on the one connection. */
     for (int i = 0; i < USERS; i++) {
         snprintf(requests[i].user_id, sizeof(requests[i].user_id), "user-%d", i);
-        ops(fixture)->purchase(fixture->handle, "STORM", requests[i].user_id, on_answer, &requests[i].answer);
+        engine_purchase(fixture->handle, "STORM", requests[i].user_id, on_answer, &requests[i].answer);
     }
     int successes = 0, sold_out = 0;
     for (int i = 0; i < USERS; i++) {
@@ -341,7 +336,7 @@ static void test_storm_sells_exactly_the_stock(void **state)
 static answer_t update_sale(fixture_t *fixture, const char *sku, const sale_fields_t *fields)
 {
     answer_t answer = {0};
-    ops(fixture)->update_sale(fixture->handle, sku, fields, on_answer, &answer);
+    engine_update_sale(fixture->handle, sku, fields, on_answer, &answer);
     run_until(fixture, &answer.done);
     return answer;
 }
@@ -349,7 +344,7 @@ static answer_t update_sale(fixture_t *fixture, const char *sku, const sale_fiel
 static answer_t delete_sale(fixture_t *fixture, const char *sku)
 {
     answer_t answer = {0};
-    ops(fixture)->delete_sale(fixture->handle, sku, on_answer, &answer);
+    engine_delete_sale(fixture->handle, sku, on_answer, &answer);
     run_until(fixture, &answer.done);
     return answer;
 }
@@ -429,7 +424,7 @@ static void test_admin_writes_reach_both_stores(void **state)
 static answer_t list_purchases(fixture_t *fixture, const char *sku, const char *after, size_t limit)
 {
     answer_t answer = {0};
-    ops(fixture)->list_purchases(fixture->handle, sku, after, limit, on_answer, &answer);
+    engine_list_purchases(fixture->handle, sku, after, limit, on_answer, &answer);
     run_until(fixture, &answer.done);
     return answer;
 }
@@ -468,6 +463,11 @@ static void test_listing_merges_postgres_and_stream(void **state)
 
     assert_int_equal(list_purchases(fixture, "LIST", "junk", 2).status, ENGINE_INVALID);
     assert_int_equal(list_purchases(fixture, "LIST", "FS999999-1", 2).status, ENGINE_INVALID);
+    /* The sequence after the last '-' is read as text: empty, not a number, 0, or past int64. */
+    for (size_t i = 0; i < 4; i++) {
+        const char *cursors[] = {"FS1-", "FS1-x", "FS1-0", "FS1-99999999999999999999"};
+        assert_int_equal(list_purchases(fixture, "LIST", cursors[i], 2).status, ENGINE_INVALID);
+    }
     assert_int_equal(list_purchases(fixture, "NOPE", NULL, 2).status, ENGINE_NOT_FOUND);
 }
 
@@ -475,7 +475,7 @@ static void test_listing_merges_postgres_and_stream(void **state)
 static long long counter(fixture_t *fixture, const char *name)
 {
     answer_t answer = {0};
-    ops(fixture)->metrics(fixture->handle, on_answer, &answer);
+    engine_metrics(fixture->handle, on_answer, &answer);
     run_until(fixture, &answer.done);
     char line[128];
     snprintf(line, sizeof(line), "\n%s ", name);
@@ -495,7 +495,7 @@ static void purchase_together(fixture_t *fixture, size_t count, const char *cons
 {
     for (size_t i = 0; i < count; i++) {
         answers[i] = (answer_t){0};
-        ops(fixture)->purchase(fixture->handle, skus[i], users[i], on_answer, &answers[i]);
+        engine_purchase(fixture->handle, skus[i], users[i], on_answer, &answers[i]);
     }
     for (size_t i = 0; i < count; i++)
         run_until(fixture, &answers[i].done);
@@ -556,7 +556,7 @@ static void test_status_reads_come_from_the_snapshot(void **state)
     create_live_sale(fixture, "SNAP-A", 5);
     create_live_sale(fixture, "SNAP-B", 5);
     answer_t listed = {0};
-    ops(fixture)->list_sales(fixture->handle, on_answer, &listed);
+    engine_list_sales(fixture->handle, on_answer, &listed);
     run_until(fixture, &listed.done);
     assert_int_equal(listed.status, ENGINE_OK);
     assert_int_equal(listed.sale_count, 2);
@@ -807,7 +807,7 @@ static void test_postgres_outage_leaves_purchases_working(void **state)
     int64_t now = clock_now_ms();
     assert_int_equal(create_sale(fixture, "PGDOWN-2", 1, now, now + HOUR_MS).status, ENGINE_UNAVAILABLE);
     answer_t health = {0};
-    ops(fixture)->health(fixture->handle, on_answer, &health);
+    engine_health(fixture->handle, on_answer, &health);
     run_until(fixture, &health.done);
     assert_int_equal(health.check_count, 3);
     assert_string_equal(health.checks[0].name, "redis");
@@ -877,7 +877,7 @@ static void test_health_and_metrics(void **state)
 {
     fixture_t *fixture = *state;
     answer_t health = {0};
-    ops(fixture)->health(fixture->handle, on_answer, &health);
+    engine_health(fixture->handle, on_answer, &health);
     run_until(fixture, &health.done);
     assert_int_equal(health.check_count, 3);
     assert_true(health.checks[0].ok && health.checks[0].latency_ms >= 0);
@@ -885,7 +885,7 @@ static void test_health_and_metrics(void **state)
     assert_string_equal(health.checks[2].name, "outbox");
     assert_true(health.checks[2].ok);
     answer_t metrics = {0};
-    ops(fixture)->metrics(fixture->handle, on_answer, &metrics);
+    engine_metrics(fixture->handle, on_answer, &metrics);
     run_until(fixture, &metrics.done);
     assert_non_null(strstr(metrics.text, "# TYPE flashsale_redis_reconnects_total counter\n"));
     assert_non_null(strstr(metrics.text, "flashsale_reconcile_passes_total "));
@@ -903,7 +903,7 @@ static double metric(const answer_t *metrics, const char *name)
 static answer_t metrics_now(fixture_t *fixture)
 {
     answer_t metrics = {0};
-    ops(fixture)->metrics(fixture->handle, on_answer, &metrics);
+    engine_metrics(fixture->handle, on_answer, &metrics);
     run_until(fixture, &metrics.done);
     return metrics;
 }
@@ -925,7 +925,7 @@ static answer_t metrics_with_outbox_length(fixture_t *fixture, double length)
 static bool outbox_check(fixture_t *fixture, char *detail, size_t detail_size)
 {
     answer_t health = {0};
-    ops(fixture)->health(fixture->handle, on_answer, &health);
+    engine_health(fixture->handle, on_answer, &health);
     run_until(fixture, &health.done);
     assert_int_equal(health.check_count, 3);
     assert_string_equal(health.checks[2].name, "outbox");
@@ -1038,7 +1038,7 @@ static void test_protected_redis_is_logged_in_to(void **state)
 static void assert_open_refused(fixture_t *fixture, const char *url, const char *expected, const char *secret)
 {
     char err[512] = "";
-    engine_t *engine = distributed_engine_open(url, fixture->postgres_url, err, sizeof(err));
+    engine_t *engine = engine_distributed_open(url, fixture->postgres_url, err, sizeof(err));
     assert_null(engine);
     if (strncmp(err, expected, strlen(expected)) != 0 || strchr(err, '\n') != NULL ||
         (secret != NULL && strstr(err, secret) != NULL))

@@ -26,7 +26,7 @@ static ledger_t *open_ledger(const scratch_dir_t *fixture)
 {
     ledger_t *ledger = NULL;
     char err[256] = "";
-    int rc = ledger_open(fixture->dir, &ledger, err, sizeof err);
+    int rc = ledger_open(fixture->dir, &ledger, err, sizeof(err));
     if (rc != 0)
         fail_msg("ledger_open: %s", err);
     return ledger;
@@ -40,8 +40,8 @@ static sale_t make_sale(uint64_t sale_id, const char *sku, int64_t initial_stock
                    .start_ms = 1000,
                    .end_ms = 2000,
                    .created_ms = 500 + (int64_t)sale_id};
-    snprintf(sale.sku, sizeof sale.sku, "%s", sku);
-    snprintf(sale.product_name, sizeof sale.product_name, "Product %s", sku);
+    snprintf(sale.sku, sizeof(sale.sku), "%s", sku);
+    snprintf(sale.product_name, sizeof(sale.product_name), "Product %s", sku);
     return sale;
 }
 
@@ -50,8 +50,8 @@ static sale_purchase_t make_purchase(uint64_t sale_id, uint64_t sequence, const 
 {
     sale_purchase_t purchase = {.purchased_ms = 1500 + (int64_t)sequence};
     sale_format_purchase_no(purchase.purchase_no, sale_id, sequence);
-    snprintf(purchase.sku, sizeof purchase.sku, "%s", sku);
-    snprintf(purchase.user_id, sizeof purchase.user_id, "%s", user_id);
+    snprintf(purchase.sku, sizeof(purchase.sku), "%s", sku);
+    snprintf(purchase.user_id, sizeof(purchase.user_id), "%s", user_id);
     return purchase;
 }
 
@@ -81,7 +81,8 @@ static int collect_purchase(void *arg, uint64_t sale_id, uint64_t sequence, cons
     loaded_t *loaded = arg;
     if (loaded->purchase_count == loaded->purchase_capacity) {
         loaded->purchase_capacity = loaded->purchase_capacity == 0 ? 16 : loaded->purchase_capacity * 2;
-        loaded->purchases = realloc(loaded->purchases, loaded->purchase_capacity * sizeof *loaded->purchases);
+        loaded->purchases =
+            realloc(loaded->purchases, loaded->purchase_capacity * sizeof(*loaded->purchases));
         assert_non_null(loaded->purchases);
     }
     loaded->purchases[loaded->purchase_count++] =
@@ -205,7 +206,7 @@ static void test_open_creates_schema(void **state)
         "SELECT sale_id, sku, product_name, initial_stock, start_ms, end_ms, created_ms FROM sales",
         "SELECT purchase_no, sale_id, sequence, sku, user_id, purchased_ms FROM purchases",
     };
-    for (size_t i = 0; i < sizeof columns / sizeof columns[0]; i++)
+    for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
         assert_int_equal(sqlite3_exec(db, columns[i], NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
 }
@@ -214,10 +215,10 @@ static void test_open_reports_an_unusable_directory(void **state)
 {
     scratch_dir_t *fixture = *state;
     char missing[512];
-    snprintf(missing, sizeof missing, "%s/missing", fixture->dir);
+    snprintf(missing, sizeof(missing), "%s/missing", fixture->dir);
     ledger_t *ledger = NULL;
     char err[256] = "";
-    assert_true(ledger_open(missing, &ledger, err, sizeof err) < 0);
+    assert_true(ledger_open(missing, &ledger, err, sizeof(err)) < 0);
     assert_null(ledger);
     assert_non_null(strstr(err, "missing"));
 }
@@ -232,7 +233,7 @@ static void test_open_refuses_a_newer_schema(void **state)
 
     ledger_t *ledger = NULL;
     char err[256] = "";
-    assert_true(ledger_open(fixture->dir, &ledger, err, sizeof err) < 0);
+    assert_true(ledger_open(fixture->dir, &ledger, err, sizeof(err)) < 0);
     assert_null(ledger);
     assert_non_null(strstr(err, "schema version 2"));
 }
@@ -310,7 +311,7 @@ static void test_durable_callback_reports_increasing_sequences(void **state)
     assert_true(last > 0);
     for (uint64_t i = 1; i <= 50; i++) {
         char user_id[16];
-        snprintf(user_id, sizeof user_id, "user-%llu", (unsigned long long)i);
+        snprintf(user_id, sizeof(user_id), "user-%llu", (unsigned long long)i);
         sale_purchase_t purchase = make_purchase(1, i, "SKU", user_id);
         uint64_t sequence = ledger_append_purchase(ledger, 1, i, &purchase);
         assert_true(sequence > last);
@@ -347,7 +348,7 @@ static void *append_purchases(void *arg)
     for (uint64_t i = 0; i < APPENDS_PER_THREAD; i++) {
         uint64_t sequence = appender->thread * APPENDS_PER_THREAD + i + 1;
         char user_id[32];
-        snprintf(user_id, sizeof user_id, "user-%u-%llu", appender->thread, (unsigned long long)i);
+        snprintf(user_id, sizeof(user_id), "user-%u-%llu", appender->thread, (unsigned long long)i);
         sale_purchase_t purchase = make_purchase(1, sequence, "SKU", user_id);
         appender->sequences[i] = ledger_append_purchase(appender->ledger, 1, sequence, &purchase);
     }
@@ -451,7 +452,7 @@ static void test_sale_update_replaces_the_row(void **state)
     ledger_t *ledger = open_ledger(fixture);
     sale_t sale = make_sale(1, "SKU", 10);
     ledger_append_sale(ledger, &sale);
-    snprintf(sale.product_name, sizeof sale.product_name, "Renamed");
+    snprintf(sale.product_name, sizeof(sale.product_name), "Renamed");
     sale.initial_stock = 20;
     sale.end_ms = 3000;
     ledger_append_sale(ledger, &sale);

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "distributed/pg_schema.h"
+#include "distributed/postgres/pg_schema.h"
 #include "services.h"
 
 #define CONCURRENT_MIGRATIONS 8
@@ -27,8 +27,8 @@ typedef struct {
 
 static int setup(void **state)
 {
-    fixture_t *fixture = calloc(1, sizeof *fixture);
-    if (services_fresh_database(&services, fixture->url, sizeof fixture->url) != 0 ||
+    fixture_t *fixture = calloc(1, sizeof(*fixture));
+    if (services_fresh_database(&services, fixture->url, sizeof(fixture->url)) != 0 ||
         (fixture->conn = services_connect(fixture->url)) == NULL)
         return -1;
     *state = fixture;
@@ -46,7 +46,7 @@ static int teardown(void **state)
 static void migrate(PGconn *conn)
 {
     char err[256] = "";
-    int rc = pg_schema_migrate(conn, err, sizeof err);
+    int rc = pg_schema_migrate(conn, err, sizeof(err));
     if (rc != 0)
         fail_msg("%s", err);
     assert_null(strchr(err, '\n'));
@@ -72,7 +72,7 @@ static void exec_ok(PGconn *conn, const char *sql)
 static long long insert_sale(PGconn *conn, const char *sku)
 {
     char sql[256];
-    snprintf(sql, sizeof sql,
+    snprintf(sql, sizeof(sql),
              "INSERT INTO sales (sku, product_name, initial_stock, start_ms, end_ms, created_ms)"
              " VALUES ('%s', 'Product', 10, 0, 1000, 0) RETURNING sale_id",
              sku);
@@ -89,7 +89,7 @@ static void test_creates_the_tables(void **state)
                      4);
     long long sale_id = insert_sale(fixture->conn, "A");
     char sql[512];
-    snprintf(sql, sizeof sql,
+    snprintf(sql, sizeof(sql),
              "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
              " VALUES ('FS%lld-1', %lld, 1, 'A', 'alice', 5)",
              sale_id, sale_id);
@@ -105,18 +105,18 @@ static void test_enforces_one_purchase_per_user_and_sku(void **state)
     migrate(fixture->conn);
     long long sale_id = insert_sale(fixture->conn, "A");
     char sql[512];
-    snprintf(sql, sizeof sql,
+    snprintf(sql, sizeof(sql),
              "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
              " VALUES ('FS%lld-1', %lld, 1, 'A', 'alice', 5)",
              sale_id, sale_id);
     exec_ok(fixture->conn, sql);
     /* The same user again under another number, and another user under the same sequence. */
-    snprintf(sql, sizeof sql,
+    snprintf(sql, sizeof(sql),
              "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
              " VALUES ('FS%lld-2', %lld, 2, 'A', 'alice', 5)",
              sale_id, sale_id);
     assert_int_equal(exec_status(fixture->conn, sql), PGRES_FATAL_ERROR);
-    snprintf(sql, sizeof sql,
+    snprintf(sql, sizeof(sql),
              "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
              " VALUES ('FS%lld-3', %lld, 1, 'A', 'bob', 5)",
              sale_id, sale_id);
@@ -126,7 +126,7 @@ static void test_enforces_one_purchase_per_user_and_sku(void **state)
 static void insert_purchase(PGconn *conn, long long sale_id, const char *sku, long long sequence)
 {
     char sql[512];
-    snprintf(sql, sizeof sql,
+    snprintf(sql, sizeof(sql),
              "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
              " VALUES ('FS%lld-%lld', %lld, %lld, '%s', 'user-%lld', 5)",
              sale_id, sequence, sale_id, sequence, sku, sequence);
@@ -215,7 +215,7 @@ static void test_migrates_version_1_with_data(void **state)
 {
     fixture_t *fixture = *state;
     char err[256] = "";
-    if (pg_schema_migrate_to(fixture->conn, 1, err, sizeof err) != 0)
+    if (pg_schema_migrate_to(fixture->conn, 1, err, sizeof(err)) != 0)
         fail_msg("%s", err);
     assert_int_equal(services_query_int(fixture->conn, "SELECT max(version) FROM schema_migrations"), 1);
     char *key = primary_key(fixture->conn);
@@ -242,12 +242,12 @@ static void test_migrates_version_1_with_data(void **state)
     assert_int_equal(foreign_keys(fixture->conn), 0);
     /* One purchase per user and sku still holds; so does one per sale and sequence. */
     char sql[512];
-    snprintf(sql, sizeof sql,
+    snprintf(sql, sizeof(sql),
              "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
              " VALUES ('FS%lld-9', %lld, 9, 'A', 'user-1', 5)",
              first, first);
     assert_int_equal(exec_status(fixture->conn, sql), PGRES_FATAL_ERROR);
-    snprintf(sql, sizeof sql,
+    snprintf(sql, sizeof(sql),
              "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
              " VALUES ('FS%lld-1', %lld, 1, 'A', 'someone-new', 5)",
              first, first);
@@ -269,7 +269,7 @@ static void *migrate_on_own_connection(void *arg)
     const char *url = arg;
     PGconn *conn = PQconnectdb(url);
     char err[256] = "";
-    intptr_t rc = PQstatus(conn) == CONNECTION_OK ? pg_schema_migrate(conn, err, sizeof err) : -1;
+    intptr_t rc = PQstatus(conn) == CONNECTION_OK ? pg_schema_migrate(conn, err, sizeof(err)) : -1;
     if (rc != 0)
         fprintf(stderr, "concurrent migration: %s%s\n", err, PQerrorMessage(conn));
     PQfinish(conn);
@@ -297,7 +297,7 @@ static void test_failure_is_one_line_and_rolls_back(void **state)
     /* A table in the way: the migration fails, and records nothing. */
     exec_ok(fixture->conn, "CREATE TABLE sales (x INTEGER)");
     char err[256] = "";
-    assert_int_equal(pg_schema_migrate(fixture->conn, err, sizeof err), -1);
+    assert_int_equal(pg_schema_migrate(fixture->conn, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "migration 1"));
     assert_null(strchr(err, '\n'));
     assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM information_schema.tables"

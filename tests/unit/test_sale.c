@@ -152,7 +152,7 @@ static void test_sku_validity(void **state)
 {
     (void)state;
     char longest[SALE_SKU_MAX + 1];
-    memset(longest, 'A', sizeof longest);
+    memset(longest, 'A', sizeof(longest));
     assert_true(sale_sku_is_valid("A", 1));
     assert_true(sale_sku_is_valid("Widget-001-xyz", 14));
     assert_true(sale_sku_is_valid("0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMNOPQRSTUVWXYZ", 64));
@@ -173,7 +173,7 @@ static void test_product_name_validity(void **state)
 {
     (void)state;
     char longest[SALE_PRODUCT_NAME_MAX + 1];
-    memset(longest, 'n', sizeof longest);
+    memset(longest, 'n', sizeof(longest));
     assert_true(sale_product_name_is_valid("x", 1));
     assert_true(sale_product_name_is_valid(longest, SALE_PRODUCT_NAME_MAX));
     assert_false(sale_product_name_is_valid(longest, SALE_PRODUCT_NAME_MAX + 1));
@@ -187,7 +187,7 @@ static void test_text_rejects_control_characters(void **state)
 {
     (void)state;
     static const char *const controls[] = {"a\nb", "a\tb", "a\rb", "a\x1f", "a\x7f", "\xc2\x80", "a\xc2\x85"};
-    for (size_t i = 0; i < sizeof controls / sizeof controls[0]; i++) {
+    for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {
         assert_false(sale_product_name_is_valid(controls[i], strlen(controls[i])));
         assert_false(sale_user_id_is_valid(controls[i], strlen(controls[i])));
     }
@@ -215,7 +215,7 @@ static void test_text_rejects_malformed_utf8(void **state)
         "\xf4\x90\x80\x80", /* U+110000 */
         "\xf5\x80\x80\x80", /* lead byte past U+10FFFF */
     };
-    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
         assert_false(sale_product_name_is_valid(malformed[i], strlen(malformed[i])));
         assert_false(sale_user_id_is_valid(malformed[i], strlen(malformed[i])));
     }
@@ -227,7 +227,7 @@ static void test_user_id_validity(void **state)
 {
     (void)state;
     char longest[SALE_USER_ID_MAX + 1];
-    memset(longest, 'u', sizeof longest);
+    memset(longest, 'u', sizeof(longest));
     assert_true(sale_user_id_is_valid("u", 1));
     assert_true(sale_user_id_is_valid("user 42@example.com", 19));
     assert_true(sale_user_id_is_valid(longest, SALE_USER_ID_MAX));
@@ -298,7 +298,7 @@ static void test_create_rejects_bad_values(void **state)
     strcpy(fields.sku, "WIDGET 001");
     assert_create_rejects(&fields, "sku", sku_message);
     /* A field that fills its array without a terminator counts as too long. */
-    memset(fields.sku, 'A', sizeof fields.sku);
+    memset(fields.sku, 'A', sizeof(fields.sku));
     assert_create_rejects(&fields, "sku", sku_message);
 
     fields = make_create_fields();
@@ -306,7 +306,7 @@ static void test_create_rejects_bad_values(void **state)
     assert_create_rejects(&fields, "productName", name_message);
     strcpy(fields.product_name, "two\nlines");
     assert_create_rejects(&fields, "productName", name_message);
-    memset(fields.product_name, 'n', sizeof fields.product_name);
+    memset(fields.product_name, 'n', sizeof(fields.product_name));
     assert_create_rejects(&fields, "productName", name_message);
 
     fields = make_create_fields();
@@ -472,8 +472,8 @@ static void test_purchase_no_round_trip(void **state)
     (void)state;
     static const uint64_t sale_ids[] = {0, 1, 12, 999, UINT64_MAX};
     static const int64_t sequences[] = {1, 9, 10, 42, 1000000, INT64_MAX};
-    for (size_t i = 0; i < sizeof sale_ids / sizeof sale_ids[0]; i++) {
-        for (size_t j = 0; j < sizeof sequences / sizeof sequences[0]; j++) {
+    for (size_t i = 0; i < sizeof(sale_ids) / sizeof(sale_ids[0]); i++) {
+        for (size_t j = 0; j < sizeof(sequences) / sizeof(sequences[0]); j++) {
             char out[SALE_PURCHASE_NO_MAX];
             sale_format_purchase_no(out, sale_ids[i], (uint64_t)sequences[j]);
             assert_int_equal(parse_purchase_no(out, sale_ids[i]), sequences[j]);
@@ -508,7 +508,7 @@ static void test_purchase_no_rejects_other_forms(void **state)
         "FS12-9223372036854775808", /* INT64_MAX + 1 */
         "FS12-99999999999999999999999",
     };
-    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+    for (size_t i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++) {
         if (parse_purchase_no(rejected[i], 12) != -1)
             fail_msg("accepted \"%s\"", rejected[i]);
     }

@@ -26,9 +26,9 @@
 
 #include "core/clock.h"
 #include "distributed/outbox.h"
-#include "distributed/pg_schema.h"
-#include "distributed/worker.h"
-#include "distributed/worker_lag.h"
+#include "distributed/postgres/pg_schema.h"
+#include "distributed/worker/worker.h"
+#include "distributed/worker/worker_lag.h"
 #include "services.h"
 
 #define WAIT_LIMIT_MS 30000
@@ -93,8 +93,8 @@ static long long redis_int(fixture_t *fixture, const char *format, ...)
 
 static int setup(void **state)
 {
-    fixture_t *fixture = calloc(1, sizeof *fixture);
-    if (services_fresh_database(&services, fixture->url, sizeof fixture->url) != 0 ||
+    fixture_t *fixture = calloc(1, sizeof(*fixture));
+    if (services_fresh_database(&services, fixture->url, sizeof(fixture->url)) != 0 ||
         (fixture->conn = services_connect(fixture->url)) == NULL)
         return -1;
     fixture->redis = connect_redis();
@@ -121,10 +121,20 @@ static int teardown(void **state)
     return 0;
 }
 
+/* worker_run, with the line of a fatal error on stderr. */
+static int run(const worker_options_t *options, volatile sig_atomic_t *stop)
+{
+    char err[512];
+    int result = worker_run(options, stop, err, sizeof(err));
+    if (result != 0)
+        fprintf(stderr, "worker: %s\n", err);
+    return result;
+}
+
 static void *run_worker(void *arg)
 {
     running_worker_t *worker = arg;
-    return (void *)(intptr_t)worker_run(&worker->options, &worker->stop);
+    return (void *)(intptr_t)run(&worker->options, &worker->stop);
 }
 
 static void test_options(worker_options_t *options, const fixture_t *fixture)
@@ -138,7 +148,7 @@ static void test_options(worker_options_t *options, const fixture_t *fixture)
 
 static running_worker_t *start_worker_at(fixture_t *fixture, const char *redis_url, size_t batch_size)
 {
-    running_worker_t *worker = calloc(1, sizeof *worker);
+    running_worker_t *worker = calloc(1, sizeof(*worker));
     test_options(&worker->options, fixture);
     worker->options.redis_url = redis_url;
     worker->options.batch_size = batch_size;
@@ -173,7 +183,7 @@ static void stop_worker(fixture_t *fixture, running_worker_t *worker)
 static long long create_sale(fixture_t *fixture, const char *sku)
 {
     char sql[256];
-    snprintf(sql, sizeof sql,
+    snprintf(sql, sizeof(sql),
              "INSERT INTO sales (sku, product_name, initial_stock, start_ms, end_ms, created_ms)"
              " VALUES ('%s', 'Product', 1000000, 0, 1, 0) RETURNING sale_id",
              sku);
@@ -187,7 +197,7 @@ static long long create_sale(fixture_t *fixture, const char *sku)
 static void migrate(fixture_t *fixture)
 {
     char err[256];
-    if (pg_schema_migrate(fixture->conn, err, sizeof err) != 0)
+    if (pg_schema_migrate(fixture->conn, err, sizeof(err)) != 0)
         fail_msg("%s", err);
 }
 
@@ -196,8 +206,8 @@ static void add_order_as(fixture_t *fixture, const char *sku, long long sale_id,
                          const char *user_id, size_t user_len)
 {
     char sale_text[24], now[24];
-    snprintf(sale_text, sizeof sale_text, "%lld", sale_id);
-    snprintf(now, sizeof now, "%lld", (long long)clock_now_ms());
+    snprintf(sale_text, sizeof(sale_text), "%lld", sale_id);
+    snprintf(now, sizeof(now), "%lld", (long long)clock_now_ms());
     freeReplyObject(redis_ok(fixture,
                              "XADD " OUTBOX_KEY_PREFIX "{%s}:orders %lld-0 " OUTBOX_FIELD_SALE_ID
                              " %s " OUTBOX_FIELD_USER_ID " %b " OUTBOX_FIELD_PURCHASED_MS " %s",
@@ -207,7 +217,7 @@ static void add_order_as(fixture_t *fixture, const char *sku, long long sale_id,
 static void add_order(fixture_t *fixture, const char *sku, long long sale_id, long long sequence)
 {
     char user[32];
-    snprintf(user, sizeof user, "user-%lld", sequence);
+    snprintf(user, sizeof(user), "user-%lld", sequence);
     add_order_as(fixture, sku, sale_id, sequence, user, strlen(user));
 }
 
@@ -275,18 +285,18 @@ static void test_moves_orders_into_postgres(void **state)
     /* A sale created while the worker runs is found by the next discovery. */
     long long second = create_sale(fixture, "SECOND");
     const char *tricky[] = {"quo\"te", "back\\slash", "comma,{brace}", "ünïcødé ✓", "NULL", " padded "};
-    for (size_t i = 0; i < sizeof tricky / sizeof tricky[0]; i++)
+    for (size_t i = 0; i < sizeof(tricky) / sizeof(tricky[0]); i++)
         add_order_as(fixture, "SECOND", second, (long long)i + 1, tricky[i], strlen(tricky[i]));
     const char *skus[] = {"FIRST", "SECOND"};
     wait_drained(fixture, skus, 2, 1506);
     stop_worker(fixture, worker);
-    for (size_t i = 0; i < sizeof tricky / sizeof tricky[0]; i++) {
+    for (size_t i = 0; i < sizeof(tricky) / sizeof(tricky[0]); i++) {
         const char *params[] = {tricky[i]};
         PGresult *result = PQexecParams(fixture->conn, "SELECT purchase_no FROM purchases WHERE user_id = $1",
                                         1, NULL, params, NULL, NULL, 0);
         assert_int_equal(PQntuples(result), 1);
         char expected[64];
-        snprintf(expected, sizeof expected, "FS%lld-%zu", second, i + 1);
+        snprintf(expected, sizeof(expected), "FS%lld-%zu", second, i + 1);
         assert_string_equal(PQgetvalue(result, 0, 0), expected);
         PQclear(result);
     }
@@ -351,7 +361,7 @@ static void test_killed_worker_loses_nothing(void **state)
         test_options(&options, fixture);
         options.batch_size = 20; /* many small commits, so the kill lands between two of them */
         static volatile sig_atomic_t never;
-        _exit(worker_run(&options, &never) == 0 ? 0 : 1);
+        _exit(run(&options, &never) == 0 ? 0 : 1);
     }
     assert_true(child > 0);
     long long total = 4000, added = 0;
@@ -393,7 +403,7 @@ static void test_orders_of_the_six_field_layout_are_stored(void **state)
     stop_worker(fixture, worker);
     char sql[256];
     snprintf(
-        sql, sizeof sql,
+        sql, sizeof(sql),
         "SELECT count(*) FROM purchases WHERE sale_id = %lld AND sku = 'OLD' AND"
         " ((sequence = 1 AND purchase_no = 'FS%lld-1' AND user_id = 'early' AND purchased_ms = 1700000000000)"
         " OR (sequence = 2 AND purchase_no = 'FS%lld-2' AND user_id = 'user-2'))",
@@ -497,7 +507,7 @@ static void exec_ok(PGconn *conn, const char *sql)
 static int wait_for_waiter(fixture_t *fixture, PGconn *holder)
 {
     char sql[160];
-    snprintf(sql, sizeof sql,
+    snprintf(sql, sizeof(sql),
              "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE %d = ANY (pg_blocking_pids(pid))",
              PQbackendPID(holder));
     int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
@@ -515,7 +525,7 @@ static int wait_for_waiter(fixture_t *fixture, PGconn *holder)
 static void wait_blocked_by(fixture_t *fixture, PGconn *waiter, int holder_pid)
 {
     char sql[96];
-    snprintf(sql, sizeof sql, "SELECT (%d = ANY (pg_blocking_pids(%d)))::integer", holder_pid,
+    snprintf(sql, sizeof(sql), "SELECT (%d = ANY (pg_blocking_pids(%d)))::integer", holder_pid,
              PQbackendPID(waiter));
     int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
     while (services_query_int(fixture->conn, sql) != 1) {
@@ -541,7 +551,7 @@ static void test_delete_waiting_for_a_batch_removes_its_orders(void **state)
     PGconn *holder = open_session(fixture);
     exec_ok(holder, "BEGIN");
     char sql[256];
-    snprintf(sql, sizeof sql,
+    snprintf(sql, sizeof(sql),
              "INSERT INTO purchases (purchase_no, sale_id, sequence, sku, user_id, purchased_ms)"
              " VALUES ('FS%lld-1', %lld, 1, 'RACE', 'user-1', 1)",
              sale, sale);
@@ -661,7 +671,7 @@ static void test_lag_counts_what_is_not_yet_stored(void **state)
     long long sale = create_sale(fixture, "LAG");
     worker_lag_t lag;
     char err[256];
-    assert_int_equal(worker_lag_read(fixture->redis, &lag, err, sizeof err), 0);
+    assert_int_equal(worker_lag_read(fixture->redis, &lag, err, sizeof(err)), 0);
     assert_int_equal(lag.streams, 1);
     assert_int_equal(lag.length, 0);
     assert_int_equal(lag.oldest_age_ms, 0);
@@ -673,7 +683,7 @@ static void test_lag_counts_what_is_not_yet_stored(void **state)
         redis_ok(fixture, "XREADGROUP GROUP %s someone COUNT 1 STREAMS " OUTBOX_KEY_PREFIX "{LAG}:orders >",
                  OUTBOX_CONSUMER_GROUP));
     freeReplyObject(redis_ok(fixture, "XADD %s * reason test", OUTBOX_DEAD_LETTER));
-    assert_int_equal(worker_lag_read(fixture->redis, &lag, err, sizeof err), 0);
+    assert_int_equal(worker_lag_read(fixture->redis, &lag, err, sizeof(err)), 0);
     assert_int_equal(lag.length, 3);
     assert_int_equal(lag.pending, 1);
     assert_int_equal(lag.dead_letters, 1);
@@ -682,7 +692,7 @@ static void test_lag_counts_what_is_not_yet_stored(void **state)
     const char *skus[] = {"LAG"};
     wait_drained(fixture, skus, 1, 3);
     stop_worker(fixture, worker);
-    assert_int_equal(worker_lag_read(fixture->redis, &lag, err, sizeof err), 0);
+    assert_int_equal(worker_lag_read(fixture->redis, &lag, err, sizeof(err)), 0);
     assert_int_equal(lag.length, 0);
     assert_int_equal(lag.pending, 0);
     assert_int_equal(lag.oldest_age_ms, 0);
@@ -695,10 +705,10 @@ static void test_bad_url_is_a_configuration_error(void **state)
     test_options(&options, fixture);
     options.redis_url = "http://127.0.0.1";
     static volatile sig_atomic_t never;
-    assert_int_equal(worker_run(&options, &never), -1);
+    assert_int_equal(run(&options, &never), -1);
     test_options(&options, fixture);
     options.postgres_url = "postgresql://[broken";
-    assert_int_equal(worker_run(&options, &never), -1);
+    assert_int_equal(run(&options, &never), -1);
 }
 
 static void test_worker_logs_in_with_the_password(void **state)
@@ -720,13 +730,13 @@ static void test_worker_logs_in_with_the_password(void **state)
     worker_options_t options;
     test_options(&options, fixture);
     options.redis_url = url;
-    snprintf(url, sizeof url, "redis://:wrong@127.0.0.1:%d", protected_redis->port);
+    snprintf(url, sizeof(url), "redis://:wrong@127.0.0.1:%d", protected_redis->port);
     static volatile sig_atomic_t never;
-    assert_int_equal(worker_run(&options, &never), -1);
+    assert_int_equal(run(&options, &never), -1);
     assert_int_equal(stream_length(fixture, "LOCKED"), 1);
 
     /* An ACL user, the password percent-encoded. */
-    snprintf(url, sizeof url, "redis://alice:p%%40ss%%3Aword@127.0.0.1:%d", protected_redis->port);
+    snprintf(url, sizeof(url), "redis://alice:p%%40ss%%3Aword@127.0.0.1:%d", protected_redis->port);
     running_worker_t *worker = start_worker_at(fixture, url, 1000);
     const char *skus[] = {"LOCKED"};
     wait_drained(fixture, skus, 1, 1);

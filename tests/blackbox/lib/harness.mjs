@@ -44,7 +44,7 @@ export const BIN = path.resolve(repoRoot, process.env.FLASHSALE_BIN || 'build/fl
 // Configuration variables of the binary: never inherited from the environment running the tests,
 // so that a developer's shell cannot change what a test starts.
 const CONFIG_ENV = [
-  'LISTEN', 'PORT', 'DATA_DIR', 'ADMIN_KEY', 'THREADS', 'REDIS_URL', 'POSTGRES_URL', 'DATABASE_URL',
+  'LISTEN', 'PORT', 'DATA_DIR', 'ADMIN_KEY', 'THREADS', 'REDIS_URL', 'POSTGRES_URL', 'DATABASE_URL', 'LOG_LEVEL',
   'MAX_CONNECTIONS', 'SHUTDOWN_TIMEOUT', 'IDLE_TIMEOUT', 'HEADER_TIMEOUT', 'BODY_TIMEOUT', 'MAX_HEADER_BYTES',
   'MAX_HEADERS', 'MAX_BODY_BYTES', 'HTTP2', 'CORS_ORIGIN',
 ];

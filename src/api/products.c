@@ -1,0 +1,221 @@
+/*
+ * products: the administrators' API (every route has HTTP_ROUTE_ADMIN). A product is a sale seen
+ * with its counters: GET/POST /api/v1/products, GET/PUT/DELETE /api/v1/products/{sku}, and GET
+ * /api/v1/products/{sku}/purchases, the sale's purchases page by page.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/call.h"
+#include "api/handlers.h"
+#include "api/render.h"
+#include "core/clock.h"
+#include "http/http_json.h"
+#include "http/http_reply.h"
+
+#define DEFAULT_PAGE_SIZE 100
+
+/* The {sku} of the path into out (SALE_SKU_MAX + 1 bytes); false after replying 404. */
+static bool require_sku(const http_request_t *request, char *out)
+{
+    if (api_copy_sku(out, request->params[0].base, request->params[0].len))
+        return true;
+    http_reply_not_found(request, "no such route or sale");
+    return false;
+}
+
+/* Reads one string field into out (size bytes); returns the field's name on a type or size error. */
+static const char *read_string_field(json_t *body, const char *name, char *out, size_t size, bool *present,
+                                     const char **message)
+{
+    json_t *value = json_object_get(body, name);
+
+    *present = value != NULL;
+    if (value == NULL)
+        return NULL;
+    if (!json_is_string(value)) {
+        *message = "must be a string";
+        return name;
+    }
+    if (json_string_length(value) >= size) {
+        *message = "is too long";
+        return name;
+    }
+    memcpy(out, json_string_value(value), json_string_length(value) + 1);
+    if (strlen(out) != json_string_length(value)) {
+        *message = "must not contain NUL characters";
+        return name;
+    }
+    return NULL;
+}
+
+static const char *read_time_field(json_t *body, const char *name, int64_t *out, bool *present,
+                                   const char **message)
+{
+    json_t *value = json_object_get(body, name);
+
+    *present = value != NULL;
+    if (value != NULL && (!json_is_string(value) ||
+                          clock_parse_iso(json_string_value(value), json_string_length(value), out) != 0)) {
+        *message = "must be an ISO-8601 time such as 2026-02-15T10:00:00.000Z";
+        return name;
+    }
+    return NULL;
+}
+
+/* Reads the fields of a create or an update; returns the first bad field's name, or NULL. */
+static const char *read_sale_fields(json_t *body, sale_fields_t *fields, const char **message)
+{
+    json_t *stock = json_object_get(body, "initialStock");
+    const char *bad;
+
+    *fields = (sale_fields_t){0};
+    if ((bad = read_string_field(body, "sku", fields->sku, sizeof(fields->sku), &fields->has_sku, message)) ||
+        (bad = read_string_field(body, "productName", fields->product_name, sizeof(fields->product_name),
+                                 &fields->has_product_name, message)) ||
+        (bad = read_time_field(body, "startTime", &fields->start_ms, &fields->has_start, message)) ||
+        (bad = read_time_field(body, "endTime", &fields->end_ms, &fields->has_end, message)))
+        return bad;
+    if (stock != NULL) {
+        if (!json_is_integer(stock)) {
+            *message = "must be an integer";
+            return "initialStock";
+        }
+        fields->has_initial_stock = true;
+        fields->initial_stock = json_integer_value(stock);
+    }
+    return NULL;
+}
+
+/* Reads the body's sale fields; false after replying 400/413. Value checks are the caller's. */
+static bool require_sale_fields(const http_request_t *request, sale_fields_t *fields)
+{
+    const char *message, *field;
+    json_t *body;
+
+    if ((body = http_request_json_object(request)) == NULL)
+        return false;
+    field = read_sale_fields(body, fields, &message);
+    json_decref(body);
+    if (field != NULL)
+        http_reply_validation_error(request, field, message);
+    return field == NULL;
+}
+
+/* A call whose sales are rendered as products; NULL after replying 503. */
+static api_call_t *start_admin_call(const http_request_t *request, api_render_fn render,
+                                    const char *not_found)
+{
+    api_call_t *call = api_call_start(request, render, not_found);
+    if (call != NULL)
+        call->admin = true;
+    return call;
+}
+
+void api_list_products(const http_request_t *request)
+{
+    api_call_t *call = start_admin_call(request, api_render_sales_reply, NULL);
+    if (call != NULL)
+        engine_list_sales(api_loop_of(request)->engine, api_call_answer, call);
+}
+
+void api_create_product(const http_request_t *request)
+{
+    const char *message, *field;
+    sale_fields_t fields;
+    api_call_t *call;
+
+    if (!require_sale_fields(request, &fields))
+        return;
+    if ((field = sale_validate_create(&fields, &message)) != NULL) {
+        http_reply_validation_error(request, field, message);
+        return;
+    }
+    if ((call = start_admin_call(request, api_render_sale_reply, NULL)) == NULL)
+        return;
+    call->success_status = 201;
+    engine_create_sale(api_loop_of(request)->engine, &fields, api_call_answer, call);
+}
+
+void api_get_product(const http_request_t *request)
+{
+    char sku[SALE_SKU_MAX + 1];
+    api_call_t *call;
+
+    if (require_sku(request, sku) &&
+        (call = start_admin_call(request, api_render_sale_reply, "no sale with this sku")) != NULL)
+        engine_get_sale(api_loop_of(request)->engine, sku, api_call_answer, call);
+}
+
+void api_update_product(const http_request_t *request)
+{
+    char sku[SALE_SKU_MAX + 1];
+    sale_fields_t fields;
+    api_call_t *call;
+
+    if (!require_sku(request, sku) || !require_sale_fields(request, &fields))
+        return;
+    if ((call = start_admin_call(request, api_render_sale_reply, "no sale with this sku")) != NULL)
+        engine_update_sale(api_loop_of(request)->engine, sku, &fields, api_call_answer, call);
+}
+
+static void render_deleted(const api_call_t *call, const engine_result_t *result)
+{
+    (void)result;
+    strbuf_append_cstr(&call->request.loop->body, "{\"success\":true,\"data\":null}");
+    http_reply_json(&call->request, 200);
+}
+
+void api_delete_product(const http_request_t *request)
+{
+    char sku[SALE_SKU_MAX + 1];
+    api_call_t *call;
+
+    if (require_sku(request, sku) &&
+        (call = start_admin_call(request, render_deleted, "no sale with this sku")) != NULL)
+        engine_delete_sale(api_loop_of(request)->engine, sku, api_call_answer, call);
+}
+
+static void render_purchases(const api_call_t *call, const engine_result_t *result)
+{
+    strbuf_t *body = &call->request.loop->body;
+
+    strbuf_append_cstr(body, "{\"success\":true,\"data\":[");
+    for (size_t i = 0; i < result->purchase_count; ++i) {
+        if (i > 0)
+            strbuf_append(body, ",", 1);
+        api_render_purchase(body, &result->purchases[i]);
+    }
+    strbuf_append_cstr(body, "],\"meta\":{\"nextCursor\":");
+    if (result->next_cursor != NULL)
+        http_json_string(body, result->next_cursor, strlen(result->next_cursor));
+    else
+        strbuf_append_cstr(body, "null");
+    strbuf_append_cstr(body, "}}");
+    http_reply_json(&call->request, 200);
+}
+
+void api_list_product_purchases(const http_request_t *request)
+{
+    const char *after = http_request_query(request, "after"),
+               *limit_text = http_request_query(request, "limit");
+    char sku[SALE_SKU_MAX + 1];
+    long limit = DEFAULT_PAGE_SIZE;
+    api_call_t *call;
+
+    if (!require_sku(request, sku))
+        return;
+    if (limit_text != NULL) {
+        char *end;
+        limit = strtol(limit_text, &end, 10);
+        if (limit_text[0] == '\0' || *end != '\0' || limit < 1 || limit > ENGINE_PURCHASE_PAGE_MAX) {
+            http_reply_validation_error(request, "limit", "must be an integer from 1 to 1000");
+            return;
+        }
+    }
+    if (after != NULL && after[0] == '\0')
+        after = NULL;
+    if ((call = api_call_start(request, render_purchases, "no sale with this sku")) != NULL)
+        engine_list_purchases(api_loop_of(request)->engine, sku, after, (size_t)limit, api_call_answer, call);
+}

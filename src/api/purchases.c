@@ -1,0 +1,131 @@
+/*
+ * purchases: POST /api/v1/purchases (a buyer buys one unit) and GET /api/v1/purchases?sku= (a
+ * buyer's purchase in a sale). The buyer is the X-User-Id header. This is the purchase path: one
+ * engine call per request, and nothing allocated on the way but the call (api/call.c).
+ */
+#include <jansson.h>
+#include <string.h>
+
+#include "api/call.h"
+#include "api/handlers.h"
+#include "api/render.h"
+#include "http/http_json.h"
+#include "http/http_reply.h"
+
+/* Single-writer increment of a loop's own counter (see http_metrics.c). */
+static void bump(_Atomic uint64_t *counter)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* The trimmed X-User-Id in the request pool, or NULL after replying 400. */
+static const char *require_user_id(const http_request_t *request)
+{
+    h2o_iovec_t value = http_request_header_trimmed(request, "x-user-id");
+
+    if (value.base == NULL || !sale_user_id_is_valid(value.base, value.len)) {
+        http_reply_validation_error(request, "X-User-Id", "must be 1-255 bytes without control characters");
+        return NULL;
+    }
+    return http_request_strdup(request, value.base, value.len);
+}
+
+static void render_purchase(const api_call_t *call, const engine_result_t *result)
+{
+    const http_request_t *request = &call->request;
+    strbuf_t *body = &request->loop->body;
+
+    switch (result->outcome) {
+    case SALE_OUTCOME_SUCCESS:
+        http_json_open_success(body);
+        api_render_purchase(body, result->purchase);
+        http_json_close_success(body);
+        http_reply_json(request, 200);
+        break;
+    case SALE_OUTCOME_NOT_FOUND:
+        http_reply_not_found(request, call->not_found);
+        break;
+    case SALE_OUTCOME_ALREADY_PURCHASED:
+        http_json_error(body, "ALREADY_PURCHASED", "this user already bought in this sale", NULL,
+                        result->purchase->purchase_no);
+        http_reply_json(request, 200);
+        break;
+    default:
+        http_json_error(body, sale_outcome_code(result->outcome),
+                        result->outcome == SALE_OUTCOME_SOLD_OUT ? "the sale is sold out"
+                                                                 : "the sale is not active now",
+                        NULL, NULL);
+        http_reply_json(request, 200);
+        break;
+    }
+}
+
+/* Purchase outcomes are counted even when the buyer hung up before the answer. */
+static void on_purchase_answer(void *ctx, const engine_result_t *result)
+{
+    api_call_t *call = ctx;
+    api_counters_t *counters = api_loop_of(&call->request)->counters;
+
+    if (result->status == ENGINE_UNAVAILABLE)
+        bump(&counters->unavailable);
+    else if (result->status == ENGINE_OK)
+        bump(&counters->outcomes[result->outcome]);
+    api_call_answer(ctx, result);
+}
+
+void api_post_purchase(const http_request_t *request)
+{
+    const char *user_id = require_user_id(request);
+    char sku[SALE_SKU_MAX + 1];
+    json_t *body, *value;
+    api_call_t *call;
+
+    if (user_id == NULL || (body = http_request_json_object(request)) == NULL)
+        return;
+    value = json_object_get(body, "sku");
+    if (!json_is_string(value) || !api_copy_sku(sku, json_string_value(value), json_string_length(value))) {
+        json_decref(body);
+        http_reply_validation_error(request, "sku",
+                                    "must be a string of 1-64 characters of A-Z, a-z, 0-9 and -");
+        return;
+    }
+    value = json_object_get(body, "qty");
+    if (value != NULL && !(json_is_integer(value) && json_integer_value(value) == 1)) {
+        json_decref(body);
+        http_reply_validation_error(request, "qty", "must be 1: one unit per buyer");
+        return;
+    }
+    json_decref(body);
+    if ((call = api_call_start(request, render_purchase, "no sale with this sku")) != NULL)
+        engine_purchase(api_loop_of(request)->engine, sku, user_id, on_purchase_answer, call);
+}
+
+static void render_found_purchase(const api_call_t *call, const engine_result_t *result)
+{
+    strbuf_t *body = &call->request.loop->body;
+
+    http_json_open_success(body);
+    api_render_purchase(body, result->purchase);
+    http_json_close_success(body);
+    http_reply_json(&call->request, 200);
+}
+
+void api_get_purchase(const http_request_t *request)
+{
+    const char *user_id = require_user_id(request), *sku;
+    char sku_copy[SALE_SKU_MAX + 1];
+    api_call_t *call;
+
+    if (user_id == NULL)
+        return;
+    sku = http_request_query(request, "sku");
+    if (sku == NULL || !api_copy_sku(sku_copy, sku, strlen(sku))) {
+        http_reply_validation_error(request, "sku",
+                                    "must be given as 1-64 characters of A-Z, a-z, 0-9 and -");
+        return;
+    }
+    if ((call = api_call_start(request, render_found_purchase, "this user has no purchase in this sale")) !=
+        NULL)
+        engine_get_purchase(api_loop_of(request)->engine, sku_copy, user_id, api_call_answer, call);
+}

@@ -1,0 +1,52 @@
+/*
+ * config: the command line and environment of `flashsale serve` and `flashsale worker`.
+ *
+ * Every flag has an environment variable of the same meaning; a flag wins over its variable.
+ * Parsing is pure (no I/O beyond reading the environment) so that bad configuration is reported
+ * as one line before anything starts.
+ */
+#ifndef FLASHSALE_CONFIG_H
+#define FLASHSALE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/log.h"
+
+typedef struct {
+    const char *listen;    /* address to bind, default 127.0.0.1 */
+    int port;              /* default 8080 */
+    const char *data_dir;  /* embedded mode's SQLite files, default ./data */
+    const char *admin_key; /* required unless demo */
+    int threads;           /* event-loop threads, default the CPU count */
+    bool demo;             /* create a live demo sale at start */
+    const char *redis_url; /* distributed mode when set (with postgres_url) */
+    const char *postgres_url;
+    bool with_worker;      /* run the persister inside the server */
+    log_level_t log_level; /* default info */
+    /* connection bounds (docs/api.md, "Limits"); 0 max_connections: derived from the fd limit */
+    size_t max_connections;
+    unsigned shutdown_timeout_ms;
+    unsigned idle_timeout_ms;
+    unsigned header_timeout_ms;
+    unsigned body_timeout_ms;
+    unsigned max_header_bytes;
+    unsigned max_headers;
+    unsigned max_body_bytes;
+    bool http2;
+} config_t;
+
+typedef enum {
+    CONFIG_OK,
+    CONFIG_HELP,  /* --help: print the usage and exit 0 */
+    CONFIG_ERROR, /* err holds one line */
+} config_result_t;
+
+/* Parses `serve` arguments (argv[0] is "serve"); strings point into argv or the environment. */
+config_result_t config_parse_serve(config_t *config, int argc, char **argv, char *err, size_t err_size);
+/* Parses `worker` arguments: only the two URLs (and --help) are meaningful. */
+config_result_t config_parse_worker(config_t *config, int argc, char **argv, char *err, size_t err_size);
+
+extern const char config_usage[];
+
+#endif
