@@ -35,6 +35,8 @@ const char config_usage[] =
     "  --max-header-bytes N      request line and header fields; 414/431 (MAX_HEADER_BYTES, 16384)\n"
     "  --max-headers N           header fields; 431 (MAX_HEADERS, 100)\n"
     "  --max-body-bytes N        request body; 413 (MAX_BODY_BYTES, 16384)\n"
+    "  --cors-origin LIST        origins whose pages may call the API: https://shop.example,...\n"
+    "                            or * (CORS_ORIGIN; may be repeated; default none)\n"
     "  --http2                   also serve HTTP/2 (h2c upgrade, prior knowledge) through h2o, which has\n"
     "                            no defence against the rapid-reset flood: only behind a proxy (HTTP2=1)\n"
     "\n"
@@ -59,6 +61,7 @@ enum {
     OPT_MAX_HEADERS,
     OPT_MAX_BODY_BYTES,
     OPT_HTTP2,
+    OPT_CORS_ORIGIN,
     OPT_LOG_LEVEL,
     OPT_HELP
 };
@@ -82,6 +85,7 @@ static const struct option serve_options[] = {
     {"max-headers", required_argument, NULL, OPT_MAX_HEADERS},
     {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY_BYTES},
     {"http2", no_argument, NULL, OPT_HTTP2},
+    {"cors-origin", required_argument, NULL, OPT_CORS_ORIGIN},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -232,6 +236,7 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
     const char *port = env_or("PORT", NULL), *threads = env_or("THREADS", NULL),
                *log_level = env_or("LOG_LEVEL", NULL);
     const char *bound_texts[sizeof(bounds) / sizeof(bounds[0])] = {0};
+    bool cors_given = false;
     int option;
 
     set_defaults(config);
@@ -280,6 +285,11 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
         case OPT_HTTP2:
             config->http2 = true;
             break;
+        case OPT_CORS_ORIGIN:
+            cors_given = true;
+            if (http_cors_add(&config->cors, optarg, err, err_size) != 0)
+                return CONFIG_ERROR;
+            break;
         case OPT_MAX_CONNECTIONS:
         case OPT_SHUTDOWN_TIMEOUT:
         case OPT_IDLE_TIMEOUT:
@@ -311,6 +321,9 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
     }
     if (serve && parse_bounds(config, bound_texts, err, err_size) != 0)
         return CONFIG_ERROR;
+    if (serve && !cors_given && env_or("CORS_ORIGIN", NULL) != NULL &&
+        http_cors_add(&config->cors, env_or("CORS_ORIGIN", NULL), err, err_size) != 0)
+        return CONFIG_ERROR;
     if (log_level != NULL && log_parse_level(log_level, &config->log_level) != 0) {
         snprintf(err, err_size, "log level must be error, warn, info or debug, got '%s'", log_level);
         return CONFIG_ERROR;
@@ -337,6 +350,11 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
         return CONFIG_ERROR;
     }
     return CONFIG_OK;
+}
+
+void config_dispose(config_t *config)
+{
+    http_cors_dispose(&config->cors);
 }
 
 config_result_t config_parse_serve(config_t *config, int argc, char **argv, char *err, size_t err_size)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "core/log.h"
+#include "http/http_cors.h"
 
 typedef struct {
     const char *listen;    /* address to bind, default 127.0.0.1 */
@@ -34,6 +35,7 @@ typedef struct {
     unsigned max_headers;
     unsigned max_body_bytes;
     bool http2;
+    http_cors_t cors; /* --cors-origin, may be repeated; owned: config_dispose */
 } config_t;
 
 typedef enum {
@@ -41,6 +43,9 @@ typedef enum {
     CONFIG_HELP,  /* --help: print the usage and exit 0 */
     CONFIG_ERROR, /* err holds one line */
 } config_result_t;
+
+/* Frees what parsing allocated (the CORS origins). */
+void config_dispose(config_t *config);
 
 /* Parses `serve` arguments (argv[0] is "serve"); strings point into argv or the environment. */
 config_result_t config_parse_serve(config_t *config, int argc, char **argv, char *err, size_t err_size);

@@ -155,6 +155,7 @@ static int run_server(const config_t *config, engine_t *engine, size_t nofile, c
             .max_connections = max_connections,
             .nofile = nofile,
             .shutdown_timeout_ms = config->shutdown_timeout_ms,
+            .cors = &config->cors,
         },
         err, err_size);
     api_destroy(serving.api);
@@ -194,6 +195,7 @@ static int serve(int argc, char **argv)
         worker_started = true;
     }
     result = run_server(&config, engine, nofile, err, sizeof(err));
+    config_dispose(&config);
     if (worker_started) {
         worker_stop = 1;
         pthread_join(worker, NULL);

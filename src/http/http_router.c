@@ -204,6 +204,14 @@ static const router_path_t *lookup(const http_router_t *router, h2o_iovec_t path
     return NULL;
 }
 
+const char *http_router_allow(const http_router_t *router, http_request_t *request)
+{
+    const router_path_t *path = lookup(router, request->req->path_normalized, request);
+
+    request->path = path == NULL ? router->path_count : (size_t)(path - router->paths);
+    return path == NULL ? NULL : path->allow;
+}
+
 void http_router_dispatch(const http_router_t *router, http_request_t *request)
 {
     h2o_iovec_t method = request->req->method;

@@ -232,7 +232,8 @@ static int on_request(h2o_handler_t *handler, h2o_req_t *req)
     http_request_t request = {.req = req, .loop = loop, .started_ns = clock_monotonic_ns()};
 
     (void)handler;
-    http_router_dispatch(loop->server->options.router, &request);
+    if (!http_cors_handle(loop->server->options.cors, loop->server->options.router, &request))
+        http_router_dispatch(loop->server->options.router, &request);
     return 0;
 }
 

@@ -24,6 +24,7 @@
 #include "core/strbuf.h"
 #include "http/acceptor.h"
 #include "http/http1_conn.h"
+#include "http/http_cors.h"
 #include "http/http_metrics.h"
 #include "http/http_router.h"
 
@@ -47,6 +48,7 @@ typedef struct {
     size_t max_connections;       /* open at once, over all threads */
     size_t nofile;                /* the descriptor limit, for the start-up line */
     uint64_t shutdown_timeout_ms; /* the longest a stop waits for requests and connections */
+    const http_cors_t *cors;      /* the origins allowed; none (count 0) by default */
 } http_server_options_t;
 
 /* One event-loop thread. The h2o context comes first: handlers get back here from req->conn->ctx. */
