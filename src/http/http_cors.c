@@ -110,7 +110,9 @@ static void answer_preflight(const http_cors_t *cors, http_request_t *request, h
     add_header(req, NULL, "access-control-allow-methods", allow, strlen(allow));
     add_header(req, NULL, "access-control-allow-headers", H2O_STRLIT(ALLOW_HEADERS));
     snprintf(max_age, sizeof(max_age), "%d", HTTP_CORS_MAX_AGE_S);
-    add_header(req, NULL, "access-control-max-age", max_age, strlen(max_age));
+    /* h2o keeps a header's value by reference: it must live as long as the request */
+    add_header(req, NULL, "access-control-max-age", h2o_strdup(&req->pool, max_age, SIZE_MAX).base,
+               strlen(max_age));
 }
 
 bool http_cors_handle(const http_cors_t *cors, const http_router_t *router, http_request_t *request)
