@@ -201,9 +201,19 @@ export function httpRequest(url, { method = 'GET', headers = {}, body, agent, ti
   });
 }
 
+// Keep-alive agents honour the server's "Keep-Alive: timeout=N" (dropping an idle socket a second
+// before the server closes it, instead of reusing it as the server's FIN crosses the request) only
+// when they have a timeout of their own; this one is longer than any test's request.
+const AGENT_TIMEOUT_MS = 120_000;
+
+// A keep-alive agent: up to maxSockets connections really in flight at once.
+export function keepAliveAgent(maxSockets, options = {}) {
+  return new http.Agent({ keepAlive: true, maxSockets, timeout: AGENT_TIMEOUT_MS, ...options });
+}
+
 // A keep-alive agent for request storms: up to maxSockets connections really in flight at once.
 export function stormAgent(maxSockets = 256) {
-  return new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  return keepAliveAgent(maxSockets, { maxFreeSockets: maxSockets });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,7 +316,7 @@ export async function startServer(options = {}) {
     proc: null,
     stdout: '',
     stderr: '',
-    agent: new http.Agent({ keepAlive: true, maxSockets: 16 }),
+    agent: keepAliveAgent(16),
     // When set, the next launch() runs the server with files limited to this many KiB.
     fileSizeLimitKiB: options.fileSizeLimitKiB ?? null,
     async dbQuery(sql) {
@@ -351,7 +361,7 @@ export async function startServer(options = {}) {
       this.port = port;
       this.url = `http://${listen}:${port}`;
       this.agent.destroy();
-      this.agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+      this.agent = keepAliveAgent(16);
 
       const deadline = Date.now() + STARTUP_TIMEOUT_MS;
       for (;;) {
