@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Runs the benchmark scenarios against a release build: wrk pinned to core 0, the server to core 1.
+# Runs the benchmark scenarios against a release build: `flashsale loadtest` pinned to core 0, the
+# server to core 1.
 #   bench/run.sh [embedded|distributed]     (distributed needs scripts/services.sh's Redis + PostgreSQL)
-# Prints one RESULT line per scenario and checks the sale invariants afterwards.
+# Prints one RESULT line per scenario; each run is verified through the API by the tool (PASS/FAIL),
+# and leaves its report, JSON and charts in $OUT (default bench/results/MODE/): SCENARIO.html,
+# SCENARIO.json, SCENARIO.txt and SCENARIO/{throughput,latency,histogram}.svg. CHARTS=DIR also copies
+# the storm's charts to DIR/MODE-storm/ (docs/benchmarks.md embeds docs/benchmarks/MODE-storm/).
 # Distributed mode, WORKER=inline (default): the worker runs inside the server (serve --with-worker),
 # persisting while the scenarios run. WORKER=after: no worker during the scenarios (orders wait in
 # the streams, as during a burst the persistence lags behind); after the all-success run a
@@ -16,6 +20,8 @@ connections=${CONNECTIONS:-100}
 key=bench-admin-key
 url=http://127.0.0.1:$port
 data=$(mktemp -d)
+out=${OUT:-bench/results/$mode}
+mkdir -p "$out"
 
 [ -f build-release/build.ninja ] || meson setup build-release --buildtype=release -Db_ndebug=true >/dev/null
 ninja -C build-release >/dev/null
@@ -40,9 +46,21 @@ create() { # sku stock
   curl -sf -X POST "$url/api/v1/products" -H "X-Admin-Key: $key" -H 'Content-Type: application/json' \
     -d "{\"sku\":\"$1\",\"productName\":\"bench\",\"initialStock\":$2,\"startTime\":\"2020-01-01T00:00:00Z\",\"endTime\":\"2099-01-01T00:00:00Z\"}" >/dev/null
 }
-run() { # name lua sku
-  printf '%-12s ' "$1"
-  SKU=$3 USER_PREFIX="$1-$RANDOM" taskset -c 0 wrk -t1 -c"$connections" -d"$duration" -s "bench/$2" "$url" | grep RESULT
+# One scenario with the tool: every purchase a buyer never seen before (distinct ids per run), or only
+# status polls. The RESULT line is read from the run's JSON.
+run() { # name sku [loadtest options]
+  local name=$1 sku=$2 status=0
+  shift 2
+  printf '%-12s ' "$name"
+  taskset -c 0 ./build-release/flashsale loadtest --url "$url" --sku "$sku" "${admin[@]}" --threads 1 \
+    --connections "$connections" --duration "$duration" --buyers 1000000000 --verify-timeout 300s \
+    --json "$out/$name.json" --report "$out/$name.html" --svg-dir "$out/$name" "$@" >"$out/$name.txt" 2>&1 || status=$?
+  node -e '
+    const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    console.log(`RESULT requests=${j.requests} duration_s=${j.durationSeconds.toFixed(3)} rps=${Math.round(j.requestsPerSecond)}` +
+      ` p50_ms=${j.latencyMs.p50.toFixed(3)} p99_ms=${j.latencyMs.p99.toFixed(3)} errors=${j.errors}` +
+      ` verification=${j.passed ? "PASS" : "FAIL"}`);' "$out/$name.json" ||
+    echo "loadtest exit $status: see $out/$name.txt"
 }
 sold() {
   curl -sf "$url/api/v1/products/$1" -H "X-Admin-Key: $key" |
@@ -98,20 +116,30 @@ outbox_drain() {
   echo "             outbox: $waiting orders waiting at the end, all in PostgreSQL ${took} s later$rate"
 }
 
+admin=(--admin-key "$key")
 # A suffix per run, so that runs against the same Redis and PostgreSQL do not collide.
 storm=BENCH-STORM-$$
 all=BENCH-ALL-$$
 create "$storm" 100
 create "$all" 100000000
 # warm up: connections, page cache, allocator
-SKU=$storm taskset -c 0 wrk -t1 -c"$connections" -d2s -s bench/status.lua "$url" >/dev/null
-run storm purchase.lua "$storm"
+taskset -c 0 ./build-release/flashsale loadtest --url "$url" --sku "$storm" --connections "$connections" \
+  --duration 2s --mix status=100,purchase=0 --no-verify >/dev/null 2>&1
+run storm "$storm"
+if [ -n "${CHARTS:-}" ]; then
+  mkdir -p "$CHARTS/$mode-storm"
+  cp "$out/storm/"*.svg "$CHARTS/$mode-storm/"
+fi
 echo "             storm after: $(sold "$storm") (expected stock=0 sold=100)"
 engine_metrics
 redis_stalls_reset
-run all-success purchase.lua "$all"
+# WORKER=after: no worker until the drain below, so the orders list cannot fill during the
+# verification: that run keeps to the public check (the admin checks are SKIPPED).
+[ "$mode" = distributed ] && [ "$worker" = after ] && admin=()
+run all-success "$all"
+admin=(--admin-key "$key")
 echo "             all-success after: $(sold "$all")"
 engine_metrics
 redis_stalls
 outbox_drain
-run status status.lua "$storm"
+run status "$storm" --mix status=100,purchase=0

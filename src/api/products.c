@@ -3,7 +3,9 @@
  * with its counters: GET/POST /api/v1/products, GET/PUT/DELETE /api/v1/products/{sku}, and GET
  * /api/v1/products/{sku}/purchases, the sale's purchases page by page.
  */
+#include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,14 +107,31 @@ static void render_deleted(const api_call_t *call, const engine_result_t *result
     http_reply_json(&call->request, 200);
 }
 
+/* ?saleId=N deletes the sku's sale only if it is sale N: a retry cannot delete a newer one. */
 void api_delete_product(const http_request_t *request)
 {
+    const char *sale_id_text = http_request_query(request, "saleId");
     char sku[SALE_SKU_MAX + 1];
+    unsigned long long sale_id = 0;
     api_call_t *call;
 
-    if (require_sku(request, sku) &&
-        (call = start_admin_call(request, render_deleted, "no sale with this sku")) != NULL)
-        engine_delete_sale(api_loop_of(request)->engine, sku, api_call_answer, call);
+    if (!require_sku(request, sku))
+        return;
+    if (sale_id_text != NULL) {
+        char *end;
+        errno = 0;
+        sale_id = strtoull(sale_id_text, &end, 10);
+        if (sale_id_text[0] < '1' || sale_id_text[0] > '9' || *end != '\0' || errno != 0 ||
+            sale_id > INT64_MAX) {
+            http_reply_validation_error(request, "saleId",
+                                        "must be a positive integer: the saleId of the sale to delete");
+            return;
+        }
+    }
+    if ((call = start_admin_call(request, render_deleted,
+                                 sale_id_text != NULL ? "no sale with this sku and saleId"
+                                                      : "no sale with this sku")) != NULL)
+        engine_delete_sale(api_loop_of(request)->engine, sku, (uint64_t)sale_id, api_call_answer, call);
 }
 
 static void render_purchases(const api_call_t *call, const engine_result_t *result)

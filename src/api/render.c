@@ -39,6 +39,9 @@ void api_render_sale(strbuf_t *out, const sale_t *sale, int64_t now_ms, bool adm
         strbuf_append_int(out, sale->initial_stock - sale->stock);
         strbuf_append_cstr(out, ",\"createdAt\":");
         http_json_time(out, sale->created_ms);
+        /* What a delete may name (?saleId=), so that its retry cannot delete a newer sale. */
+        strbuf_append_cstr(out, ",\"saleId\":");
+        strbuf_append_int(out, (int64_t)sale->sale_id);
     }
     strbuf_append(out, "}", 1);
 }

@@ -10,6 +10,8 @@
 const char config_usage[] =
     "usage: flashsale serve [options]     run the HTTP server\n"
     "       flashsale worker [options]    move orders from Redis streams into PostgreSQL\n"
+    "       flashsale loadtest [options]  storm a sale, verify it, report (loadtest --help)\n"
+    "       flashsale data-loss [options] list or acknowledge recorded Redis data losses\n"
     "\n"
     "serve options (each also as an environment variable):\n"
     "  --listen ADDR       address to bind (LISTEN, default 127.0.0.1)\n"
@@ -40,7 +42,11 @@ const char config_usage[] =
     "  --http2                   also serve HTTP/2 (h2c upgrade, prior knowledge) through h2o, which has\n"
     "                            no defence against the rapid-reset flood: only behind a proxy (HTTP2=1)\n"
     "\n"
-    "worker options: --redis URL --postgres URL --log-level LEVEL (REDIS_URL, DATABASE_URL, LOG_LEVEL)\n";
+    "worker options: --redis URL --postgres URL --log-level LEVEL (REDIS_URL, DATABASE_URL, LOG_LEVEL)\n"
+    "\n"
+    "data-loss options: --postgres URL (DATABASE_URL) [--acknowledge]\n"
+    "  lists the Redis data losses not yet acknowledged (each makes /health \"degraded\" on every\n"
+    "  instance); --acknowledge marks them seen. Safe while servers run.\n";
 
 enum {
     OPT_LISTEN = 256,
@@ -62,6 +68,7 @@ enum {
     OPT_MAX_BODY_BYTES,
     OPT_HTTP2,
     OPT_CORS_ORIGIN,
+    OPT_ACKNOWLEDGE,
     OPT_LOG_LEVEL,
     OPT_HELP
 };
@@ -86,6 +93,7 @@ static const struct option serve_options[] = {
     {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY_BYTES},
     {"http2", no_argument, NULL, OPT_HTTP2},
     {"cors-origin", required_argument, NULL, OPT_CORS_ORIGIN},
+    {"acknowledge", no_argument, NULL, OPT_ACKNOWLEDGE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -231,8 +239,12 @@ static void set_defaults(config_t *config)
     config->http2 = env_or("HTTP2", NULL) != NULL && strcmp(env_or("HTTP2", ""), "0") != 0;
 }
 
-static config_result_t parse(config_t *config, int argc, char **argv, bool serve, char *err, size_t err_size)
+typedef enum { COMMAND_SERVE, COMMAND_WORKER, COMMAND_DATA_LOSS } command_t;
+
+static config_result_t parse(config_t *config, int argc, char **argv, command_t command, char *err,
+                             size_t err_size)
 {
+    bool serve = command == COMMAND_SERVE;
     const char *port = env_or("PORT", NULL), *threads = env_or("THREADS", NULL),
                *log_level = env_or("LOG_LEVEL", NULL);
     const char *bound_texts[sizeof(bounds) / sizeof(bounds[0])] = {0};
@@ -251,6 +263,11 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
             continue;
         case OPT_POSTGRES:
             config->postgres_url = optarg;
+            continue;
+        case OPT_ACKNOWLEDGE:
+            if (command != COMMAND_DATA_LOSS)
+                break;
+            config->acknowledge = true;
             continue;
         case OPT_LOG_LEVEL:
             log_level = optarg;
@@ -328,6 +345,13 @@ static config_result_t parse(config_t *config, int argc, char **argv, bool serve
         snprintf(err, err_size, "log level must be error, warn, info or debug, got '%s'", log_level);
         return CONFIG_ERROR;
     }
+    if (command == COMMAND_DATA_LOSS) {
+        if (config->postgres_url == NULL) {
+            snprintf(err, err_size, "data-loss needs --postgres");
+            return CONFIG_ERROR;
+        }
+        return CONFIG_OK;
+    }
     if ((config->redis_url == NULL) != (config->postgres_url == NULL)) {
         snprintf(err, err_size, "distributed mode needs both --redis and --postgres");
         return CONFIG_ERROR;
@@ -359,10 +383,15 @@ void config_dispose(config_t *config)
 
 config_result_t config_parse_serve(config_t *config, int argc, char **argv, char *err, size_t err_size)
 {
-    return parse(config, argc, argv, true, err, err_size);
+    return parse(config, argc, argv, COMMAND_SERVE, err, err_size);
 }
 
 config_result_t config_parse_worker(config_t *config, int argc, char **argv, char *err, size_t err_size)
 {
-    return parse(config, argc, argv, false, err, err_size);
+    return parse(config, argc, argv, COMMAND_WORKER, err, err_size);
+}
+
+config_result_t config_parse_data_loss(config_t *config, int argc, char **argv, char *err, size_t err_size)
+{
+    return parse(config, argc, argv, COMMAND_DATA_LOSS, err, err_size);
 }

@@ -1,5 +1,6 @@
 /*
- * config: the command line and environment of `flashsale serve` and `flashsale worker`.
+ * config: the command line and environment of `flashsale serve`, `flashsale worker` and
+ * `flashsale data-loss`.
  *
  * Every flag has an environment variable of the same meaning; a flag wins over its variable.
  * Parsing is pure (no I/O beyond reading the environment) so that bad configuration is reported
@@ -24,6 +25,7 @@ typedef struct {
     const char *redis_url; /* distributed mode when set (with postgres_url) */
     const char *postgres_url;
     bool with_worker;      /* run the persister inside the server */
+    bool acknowledge;      /* data-loss: mark the listed losses acknowledged */
     log_level_t log_level; /* default info */
     /* connection bounds (docs/api.md, "Limits"); 0 max_connections: derived from the fd limit */
     size_t max_connections;
@@ -51,6 +53,8 @@ void config_dispose(config_t *config);
 config_result_t config_parse_serve(config_t *config, int argc, char **argv, char *err, size_t err_size);
 /* Parses `worker` arguments: only the two URLs (and --help) are meaningful. */
 config_result_t config_parse_worker(config_t *config, int argc, char **argv, char *err, size_t err_size);
+/* Parses `data-loss` arguments: --postgres (required) and --acknowledge. */
+config_result_t config_parse_data_loss(config_t *config, int argc, char **argv, char *err, size_t err_size);
 
 extern const char config_usage[];
 

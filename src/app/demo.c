@@ -58,7 +58,7 @@ static void on_demo_found(void *ctx, const engine_result_t *result)
     else if (result->status == ENGINE_OK && sale_state(result->sale, clock_now_ms()) == SALE_STATE_ACTIVE)
         demo->done = true;
     else if (result->status == ENGINE_OK)
-        engine_delete_sale(demo->engine, DEMO_SKU, on_demo_deleted, demo);
+        engine_delete_sale(demo->engine, DEMO_SKU, 0, on_demo_deleted, demo);
     else
         demo->failed = demo->done = true;
 }

@@ -1,7 +1,9 @@
 /*
- * flashsale: one binary, two commands. `serve` runs the HTTP API on the embedded engine (SQLite)
+ * flashsale: one binary, four commands. `serve` runs the HTTP API on the embedded engine (SQLite)
  * or, given --redis and --postgres, on the distributed one; `worker` runs the persister of the
- * distributed mode. Configuration errors end the process with one line on stderr and status 2.
+ * distributed mode; `loadtest` storms a sale of a running server and verifies it (src/loadtest);
+ * `data-loss` lists (and acknowledges) the Redis data losses the distributed mode recorded.
+ * Configuration errors end the process with one line on stderr and status 2.
  *
  * What the process says as a command line tool (the usage, a configuration error that ends it, the
  * demo's admin key) is not logging: it goes out through cli_print, unformatted and whatever the log
@@ -21,10 +23,12 @@
 #include "app/demo.h"
 #include "core/log.h"
 #include "distributed/engine_distributed.h"
+#include "distributed/postgres/data_loss.h"
 #include "distributed/worker/worker.h"
 #include "embedded/engine_embedded.h"
 #include "http/conn_limit.h"
 #include "http/http_server.h"
+#include "loadtest/loadtest.h"
 
 /* Set by SIGTERM/SIGINT in `worker`, and by `serve` when its embedded worker must stop. */
 static volatile sig_atomic_t worker_stop;
@@ -236,6 +240,31 @@ static int worker(int argc, char **argv)
     return 0;
 }
 
+static void print_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    cli_print(stdout, "%s\n", line);
+}
+
+static int data_loss(int argc, char **argv)
+{
+    char err[512];
+    config_t config;
+    int status, listed;
+
+    if ((status =
+             finish_parse(config_parse_data_loss(&config, argc, argv, err, sizeof(err)), &config, err)) >= 0)
+        return status;
+    if ((listed = data_loss_command(config.postgres_url, config.acknowledge, print_line, NULL, err,
+                                    sizeof(err))) < 0) {
+        cli_print(stderr, "flashsale: %s\n", err);
+        return 1;
+    }
+    if (listed == 0)
+        cli_print(stdout, "no unacknowledged Redis data loss\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
@@ -244,6 +273,15 @@ int main(int argc, char **argv)
         return serve(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "worker") == 0)
         return worker(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "loadtest") == 0) {
+        char err[600];
+        int status = loadtest_main(argc - 1, argv + 1, err, sizeof(err));
+        if (status == 2)
+            cli_print(stderr, "flashsale loadtest: %s\n", err);
+        return status;
+    }
+    if (argc >= 2 && strcmp(argv[1], "data-loss") == 0)
+        return data_loss(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
         cli_print(stdout, "%s", config_usage);
         return 0;

@@ -15,6 +15,12 @@
  *
  * Durability. An engine calls back only with what is durable: a purchase is reported as
  * successful — or as ALREADY_PURCHASED, or shown by a lookup — only once its order is on disk.
+ *
+ * Retries. ENGINE_UNAVAILABLE leaves the outcome of a write unknown, so every admin write may be
+ * repeated with the same effect as once (sale_matches_create, sale_update_changes): a create that
+ * finds the same sale answers ENGINE_OK with it, an update that changes nothing answers ENGINE_OK
+ * with the sale in any state, and a delete may name the sale it meant (ids are never reused), so
+ * that a repeat cannot delete a newer sale of the same sku.
  */
 #ifndef FLASHSALE_ENGINE_H
 #define FLASHSALE_ENGINE_H
@@ -35,7 +41,7 @@ typedef struct engine_loop engine_loop_t;
 typedef enum {
     ENGINE_OK = 0,
     ENGINE_NOT_FOUND,      /* no sale with that sku, or no purchase of that user */
-    ENGINE_CONFLICT,       /* create: the sku exists */
+    ENGINE_CONFLICT,       /* create: the sku holds a sale with other fields */
     ENGINE_NOT_MODIFIABLE, /* update: the sale is no longer UPCOMING */
     ENGINE_INVALID,        /* update: the fields do not fit the sale (see invalid_field) */
     ENGINE_UNAVAILABLE,    /* the store could not answer in time; the outcome may be unknown */
@@ -98,11 +104,13 @@ typedef struct {
     void (*get_purchase)(engine_loop_t *loop, const char *sku, const char *user_id, engine_cb cb, void *ctx);
     void (*get_sale)(engine_loop_t *loop, const char *sku, engine_cb cb, void *ctx);
     void (*list_sales)(engine_loop_t *loop, engine_cb cb, void *ctx);
-    /* fields were checked with sale_validate_create */
+    /* fields were checked with sale_validate_create; the same create again answers the sale */
     void (*create_sale)(engine_loop_t *loop, const sale_fields_t *fields, engine_cb cb, void *ctx);
     void (*update_sale)(engine_loop_t *loop, const char *sku, const sale_fields_t *fields, engine_cb cb,
                         void *ctx);
-    void (*delete_sale)(engine_loop_t *loop, const char *sku, engine_cb cb, void *ctx);
+    /* sale_id 0 deletes whichever sale the sku holds; another deletes only that sale (NOT_FOUND
+     * when the sku holds no sale, or another one) */
+    void (*delete_sale)(engine_loop_t *loop, const char *sku, uint64_t sale_id, engine_cb cb, void *ctx);
     /* after: NULL for the first page, else a next_cursor this engine gave; limit 1..1000 */
     void (*list_purchases)(engine_loop_t *loop, const char *sku, const char *after, size_t limit,
                            engine_cb cb, void *ctx);
@@ -171,9 +179,10 @@ static inline void engine_update_sale(engine_loop_t *loop, const char *sku, cons
     loop->engine->ops->update_sale(loop, sku, fields, cb, ctx);
 }
 
-static inline void engine_delete_sale(engine_loop_t *loop, const char *sku, engine_cb cb, void *ctx)
+static inline void engine_delete_sale(engine_loop_t *loop, const char *sku, uint64_t sale_id, engine_cb cb,
+                                      void *ctx)
 {
-    loop->engine->ops->delete_sale(loop, sku, cb, ctx);
+    loop->engine->ops->delete_sale(loop, sku, sale_id, cb, ctx);
 }
 
 static inline void engine_list_purchases(engine_loop_t *loop, const char *sku, const char *after,

@@ -266,6 +266,22 @@ void sale_apply_update(sale_t *sale, const sale_fields_t *fields)
         sale->end_ms = fields->end_ms;
 }
 
+bool sale_matches_create(const sale_t *sale, const sale_fields_t *fields)
+{
+    assert(fields->has_sku && fields->has_product_name && fields->has_initial_stock && fields->has_start &&
+           fields->has_end);
+    return strcmp(sale->sku, fields->sku) == 0 && !sale_update_changes(sale, fields);
+}
+
+bool sale_update_changes(const sale_t *sale, const sale_fields_t *fields)
+{
+    return (fields->has_sku && strcmp(fields->sku, sale->sku) != 0) ||
+           (fields->has_product_name && strcmp(fields->product_name, sale->product_name) != 0) ||
+           (fields->has_initial_stock && fields->initial_stock != sale->initial_stock) ||
+           (fields->has_start && fields->start_ms != sale->start_ms) ||
+           (fields->has_end && fields->end_ms != sale->end_ms);
+}
+
 void sale_format_purchase_no(char *out, uint64_t sale_id, uint64_t sequence)
 {
     snprintf(out, SALE_PURCHASE_NO_MAX, "FS%" PRIu64 "-%" PRIu64, sale_id, sequence);

@@ -107,6 +107,16 @@ const char *sale_validate_update(const sale_t *current, const sale_fields_t *fie
 /* Applies the given fields of a validated update; stock follows initialStock while UPCOMING. */
 void sale_apply_update(sale_t *sale, const sale_fields_t *fields);
 
+/*
+ * Retries of admin writes (docs/api.md). A create is the same as an existing sale when every
+ * field it gives (sku, productName, initialStock, startTime, endTime) is equal; the sale's own
+ * fields (createdAt, stock, its id) do not count. An update changes nothing when every field it
+ * gives already has that value: it is then answered with the sale in any state, because it would
+ * change none of the terms that "only while UPCOMING" protects.
+ */
+bool sale_matches_create(const sale_t *sale, const sale_fields_t *fields);
+bool sale_update_changes(const sale_t *sale, const sale_fields_t *fields);
+
 /* Writes "FS<sale_id>-<sequence>" into out (SALE_PURCHASE_NO_MAX bytes). */
 void sale_format_purchase_no(char *out, uint64_t sale_id, uint64_t sequence);
 /* Parses a purchaseNo of the given sale; returns its sequence, or -1 when it is not one. */

@@ -11,13 +11,14 @@
 
 #include "core/clock.h"
 #include "distributed/engine_distributed_internal.h"
+#include "distributed/postgres/data_loss.h"
 #include "distributed/redis/redis_sale.h"
 
 /* /health's outbox check fails when the lag sample is older than this (Redis not answering) ... */
 #define LAG_SAMPLE_STALE_MS 5000
 /* ... or when an order has waited this long for PostgreSQL (no worker, or PostgreSQL down). */
 #define LAG_OLDEST_MAX_MS 60000
-#define CHECK_DETAIL_MAX  96
+#define CHECK_DETAIL_MAX  128
 
 /* ---- get_purchase ---- */
 
@@ -289,14 +290,16 @@ void distributed_list_purchases(engine_loop_t *handle, const char *sku, const ch
 
 /* ---- health ---- */
 
-enum { CHECK_REDIS, CHECK_POSTGRES, CHECK_OUTBOX, CHECK_COUNT };
+enum { CHECK_REDIS, CHECK_POSTGRES, CHECK_OUTBOX, CHECK_REDIS_DATA, CHECK_COUNT };
 
 typedef struct {
     op_t op;
-    int pending; /* checks still waiting for a store; the outbox check needs none */
+    int pending; /* checks still waiting for a store; the outbox check needs none, the Redis data
+                    check comes with PostgreSQL's */
     uint64_t started_ns;
     engine_check_t checks[CHECK_COUNT];
     char outbox_detail[CHECK_DETAIL_MAX];
+    char redis_data_detail[CHECK_DETAIL_MAX];
 } health_op_t;
 
 static void check_done(health_op_t *health, int check, bool ok, const char *detail)
@@ -316,10 +319,31 @@ static void on_redis_pong(void *data, redisReply *reply)
     check_done(data, CHECK_REDIS, ok, ok ? NULL : "unreachable");
 }
 
+/*
+ * PostgreSQL answers for itself and for the Redis data check: a loss of Redis data stays
+ * reported, on every instance, until an operator acknowledges it (data_loss.h).
+ */
 static void on_postgres_answer(void *data, const PGresult *result)
 {
-    bool ok = distributed_pg_rows(result);
-    check_done(data, CHECK_POSTGRES, ok, ok ? NULL : "unreachable");
+    health_op_t *health = data;
+    bool ok = distributed_pg_rows(result) && PQntuples(result) == 1;
+    engine_check_t *redis_data = &health->checks[CHECK_REDIS_DATA];
+    long long losses = ok ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : 0;
+    redis_data->ok = ok && losses == 0;
+    redis_data->latency_ms = -1;
+    redis_data->detail = health->redis_data_detail;
+    if (!ok) {
+        snprintf(health->redis_data_detail, CHECK_DETAIL_MAX, "unknown: postgres unreachable");
+    } else if (losses > 0) {
+        char since[CLOCK_ISO_LEN];
+        clock_format_iso(since, strtoll(PQgetvalue(result, 0, 1), NULL, 10));
+        snprintf(health->redis_data_detail, CHECK_DETAIL_MAX,
+                 "%lld unacknowledged loss%s since %s; see flashsale data-loss", losses,
+                 losses == 1 ? "" : "es", since);
+    } else {
+        snprintf(health->redis_data_detail, CHECK_DETAIL_MAX, "no unacknowledged loss");
+    }
+    check_done(health, CHECK_POSTGRES, ok, ok ? NULL : "unreachable");
 }
 
 /* From the latest lag sample, without I/O. */
@@ -346,14 +370,15 @@ void distributed_health(engine_loop_t *handle, engine_cb cb, void *ctx)
     health_op_t *health = distributed_op_start(handle, sizeof(*health), cb, ctx);
     if (health == NULL)
         return;
-    health->pending = CHECK_COUNT - 1;
+    health->pending = 2; /* Redis and PostgreSQL */
     health->started_ns = clock_monotonic_ns();
     health->checks[CHECK_REDIS].name = "redis";
     /* only Redis decides purchases; without PostgreSQL or the worker, orders wait in the streams */
     health->checks[CHECK_REDIS].required = true;
     health->checks[CHECK_POSTGRES].name = "postgres";
+    health->checks[CHECK_REDIS_DATA].name = "redis_data";
     check_outbox(health->op.loop->engine, &health->checks[CHECK_OUTBOX], health->outbox_detail);
-    pg_async_query(health->op.loop->pg, "SELECT 1", 0, NULL, on_postgres_answer, health);
+    pg_async_query(health->op.loop->pg, DATA_LOSS_HEALTH_SQL, 0, NULL, on_postgres_answer, health);
     const char *ping[] = {"PING"};
     redis_client_command(health->op.loop->redis, 1, ping, NULL, on_redis_pong, health);
 }
@@ -376,7 +401,8 @@ void distributed_metrics(engine_loop_t *handle, engine_cb cb, void *ctx)
          atomic_load_explicit(&engine->redis_stats.timeouts, memory_order_relaxed)},
         {"flashsale_redis_reconnects_total", "Redis connections established again after a loss.",
          atomic_load_explicit(&engine->redis_stats.reconnects, memory_order_relaxed)},
-        {"flashsale_redis_noscript_total", "Scripts sent again in full after NOSCRIPT.",
+        {"flashsale_redis_noscript_total",
+         "NOSCRIPT replies: the script cache was emptied under a connection, which was then dropped.",
          atomic_load_explicit(&engine->redis_stats.noscript, memory_order_relaxed)},
         {"flashsale_postgres_queries_total", "Queries sent to PostgreSQL by the server.",
          atomic_load_explicit(&engine->pg_stats.queries, memory_order_relaxed)},
@@ -384,6 +410,9 @@ void distributed_metrics(engine_loop_t *handle, engine_cb cb, void *ctx)
          atomic_load_explicit(&engine->pg_stats.errors, memory_order_relaxed)},
         {"flashsale_reconcile_passes_total", "Reconciliations of Redis with PostgreSQL since the start.",
          reconciler_passes(engine->reconciler)},
+        {"flashsale_redis_data_losses_total",
+         "Redis data losses this instance's reconciler found and recorded (each also logged at error level).",
+         engine->opening_losses + reconciler_losses(engine->reconciler)},
         {"flashsale_sold_out_cache_answers_total",
          "Purchases of sold-out sales answered from the loop's copy of their buyers, without Redis.",
          atomic_load_explicit(&engine->sold_out_answers, memory_order_relaxed)},

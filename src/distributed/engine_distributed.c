@@ -274,7 +274,8 @@ static bool answer_sold_out(distributed_loop_t *loop, const char *sku, const cha
     size_t i = 0;
     while (i < count && strcmp(sales[i].sku, sku) != 0)
         i++;
-    if (i == count || sales[i].sale_id != sold_out_cache_sale_id(cached)) {
+    /* Stock back (after a Redis data loss gave lost orders' units back): no longer sold out. */
+    if (i == count || sales[i].sale_id != sold_out_cache_sale_id(cached) || sales[i].stock > 0) {
         sold_out_cache_drop(loop->sold_out, sku);
         return false;
     }
@@ -364,6 +365,8 @@ static engine_loop_t *distributed_attach(engine_t *handle, h2o_loop_t *h2o_loop)
         loop->snapshot =
             sale_snapshot_create(h2o_loop, loop->redis, &engine->generation, distributed_ask_reconcile, loop);
         loop->sold_out = sold_out_cache_create(h2o_loop, loop->redis);
+        /* Another Redis, or one that lost data, may be behind PostgreSQL: see reconcile.h. */
+        redis_client_on_reconnect(loop->redis, distributed_ask_reconcile, loop);
     }
     if (loop->redis == NULL || loop->pg == NULL || loop->snapshot == NULL || loop->sold_out == NULL) {
         if (loop->redis != NULL)
@@ -440,7 +443,7 @@ static void warn_unless_durable(redisContext *redis)
 }
 
 /* Migrates PostgreSQL and reconciles Redis once, with blocking connections, before serving. */
-static int prepare_stores(const redis_address_t *address, const char *postgres_url, char *err,
+static int prepare_stores(const redis_address_t *address, const char *postgres_url, int *losses, char *err,
                           size_t err_size)
 {
     redisContext *redis;
@@ -457,7 +460,7 @@ static int prepare_stores(const redis_address_t *address, const char *postgres_u
     if (result == 0)
         result = pg_schema_migrate(pg, err, err_size);
     if (result == 0)
-        result = reconcile_run(redis, pg, err, err_size);
+        result = reconcile_run(redis, pg, losses, err, err_size);
     PQfinish(pg);
     redisFree(redis);
     return result;
@@ -468,7 +471,8 @@ engine_t *engine_distributed_open(const char *redis_url, const char *postgres_ur
     redis_address_t address;
     if (redis_address_parse(redis_url, &address, err, err_size) != 0)
         return NULL;
-    if (prepare_stores(&address, postgres_url, err, err_size) != 0)
+    int losses = 0;
+    if (prepare_stores(&address, postgres_url, &losses, err, err_size) != 0)
         return NULL;
     distributed_engine_t *engine = calloc(1, sizeof(*engine));
     if (engine == NULL || (engine->postgres_url = strdup(postgres_url)) == NULL ||
@@ -484,5 +488,6 @@ engine_t *engine_distributed_open(const char *redis_url, const char *postgres_ur
     }
     engine->super.ops = &distributed_ops;
     engine->redis_address = address;
+    engine->opening_losses = (uint64_t)losses;
     return &engine->super;
 }

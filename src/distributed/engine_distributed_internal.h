@@ -36,6 +36,7 @@ typedef struct {
      * taken at it or later has seen every sale_id change made here. */
     atomic_uint_fast64_t admin_generation;
     atomic_uint_fast64_t sold_out_answers; /* purchases answered by a sold_out_cache */
+    uint64_t opening_losses;               /* Redis data losses found by the pass at the start */
     reconciler_t *reconciler;
     worker_lag_sampler_t *lag_sampler;
 } distributed_engine_t;
@@ -94,7 +95,8 @@ bool distributed_pg_rows(const PGresult *result);
 void distributed_create_sale(engine_loop_t *handle, const sale_fields_t *fields, engine_cb cb, void *ctx);
 void distributed_update_sale(engine_loop_t *handle, const char *sku, const sale_fields_t *fields,
                              engine_cb cb, void *ctx);
-void distributed_delete_sale(engine_loop_t *handle, const char *sku, engine_cb cb, void *ctx);
+void distributed_delete_sale(engine_loop_t *handle, const char *sku, uint64_t sale_id, engine_cb cb,
+                             void *ctx);
 
 /* The engine_ops_t entries of distributed_reads.c. */
 void distributed_get_purchase(engine_loop_t *handle, const char *sku, const char *user_id, engine_cb cb,

@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "distributed/outbox.h"
+#include "distributed/postgres/data_loss.h"
 #include "distributed/redis/redis_sale.h"
 
 #define REDIS_TIMEOUT_MS 5000
@@ -110,71 +111,230 @@ static int stage_buyers(redisContext *redis, const char *staging, PGresult *buye
     return result;
 }
 
-/* Columns of the sales query, in redis_sale_create/rebuild's argument order after the sku. */
+/* Columns of the sales query: redis_sale_create/rebuild's arguments after the sku, then the sku,
+ * the sale's number generation and the highest sequence PostgreSQL holds of it (0 for none). */
 static const char sales_sql[] =
-    "SELECT sale_id, product_name, initial_stock, start_ms, end_ms, created_ms, sku "
-    "FROM sales ORDER BY sale_id";
+    "SELECT sale_id, product_name, initial_stock, start_ms, end_ms, created_ms, sku, sequence_generation,"
+    " coalesce((SELECT max(p.sequence) FROM purchases p WHERE p.sale_id = s.sale_id), 0)"
+    " FROM sales s ORDER BY sale_id";
 
-static int rebuild_sale(redisContext *redis, PGconn *pg, PGresult *sales, int row, char *err, size_t err_size)
+enum { COLUMN_SKU = 6, COLUMN_GENERATION = 7, COLUMN_MAX_SEQUENCE = 8 };
+
+static_assert(RECONCILE_GENERATION_SPAN >= SALE_INITIAL_STOCK_MAX,
+              "a generation holds every number one rebuild of a sale can issue");
+
+/* The generation a sequence belongs to (0 for none). */
+static int64_t generation_of(int64_t sequence)
 {
-    const char *sku = PQgetvalue(sales, row, 6);
+    return sequence > 0 ? (sequence - 1) / RECONCILE_GENERATION_SPAN : 0;
+}
+
+/*
+ * Records in PostgreSQL that the sale's numbers move to `generation` (or a later one another
+ * reconciler recorded), before Redis issues any of them. Returns the generation in force, 0 when
+ * the sale is gone, -1 with err set on failure.
+ */
+static int64_t record_generation(PGconn *pg, const char *sale_id, int64_t generation, char *err,
+                                 size_t err_size)
+{
+    char text[24];
+    snprintf(text, sizeof(text), "%" PRId64, generation);
+    const char *params[] = {sale_id, text};
+    PGresult *result = query(pg, err, err_size,
+                             "UPDATE sales SET sequence_generation = GREATEST(sequence_generation, $2)"
+                             " WHERE sale_id = $1 RETURNING sequence_generation",
+                             2, params);
+    if (result == NULL)
+        return -1;
+    int64_t recorded = PQntuples(result) == 1 ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : 0;
+    PQclear(result);
+    return recorded;
+}
+
+/* A staging hash of the sale's own slot, unique to this pass. */
+static void staging_key(char *out, size_t size, const char *sku)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    snprintf(out, size, OUTBOX_KEY_PREFIX "{%s}:staging:%d.%lld.%ld", sku, (int)getpid(),
+             (long long)now.tv_sec, now.tv_nsec);
+}
+
+static PGresult *persisted_buyers(PGconn *pg, const char *sale_id, char *err, size_t err_size)
+{
+    const char *params[] = {sale_id};
+    return query(pg, err, err_size,
+                 "SELECT user_id, purchase_no, purchased_ms, sequence FROM purchases "
+                 "WHERE sale_id = $1 ORDER BY sequence",
+                 1, params);
+}
+
+/* What a pass knows of its start, and what it found. */
+typedef struct {
+    bool ready_missing;
+    data_loss_report_t report;
+} pass_t;
+
+static int rebuild_sale(redisContext *redis, PGconn *pg, PGresult *sales, int row, pass_t *pass, char *err,
+                        size_t err_size)
+{
+    const char *sku = PQgetvalue(sales, row, COLUMN_SKU);
+    const char *sale_id = PQgetvalue(sales, row, 0);
+    int64_t generation = strtoll(PQgetvalue(sales, row, COLUMN_GENERATION), NULL, 10);
+    redis_sale_keys_t keys;
+    redis_sale_keys(&keys, sku);
+    char staging[REDIS_SALE_KEY_MAX];
+    staging_key(staging, sizeof(staging), sku);
+    /* The stream before PostgreSQL: see redis_sale_snapshot_script for why this order. */
+    const char *snapshot_argv[] = {keys.orders, staging, sale_id, STAGING_TTL_SECONDS};
+    redisReply *snapshot = script(redis, err, err_size, &redis_sale_snapshot_script, 2, 4, snapshot_argv);
+    if (snapshot == NULL)
+        return -1;
+    int64_t stream_last =
+        snapshot->type == REDIS_REPLY_ARRAY && snapshot->elements == 2 ? snapshot->element[1]->integer : -1;
+    freeReplyObject(snapshot);
+    PGresult *buyers = persisted_buyers(pg, sale_id, err, err_size);
+    if (buyers == NULL)
+        return -1;
+    int rows = PQntuples(buyers);
+    int64_t persisted_max = rows > 0 ? strtoll(PQgetvalue(buyers, rows - 1, 3), NULL, 10) : 0;
+    int64_t floor = persisted_max > stream_last ? persisted_max : stream_last;
+    /* Without the stream, or with one behind PostgreSQL, the last number issued is unknown. */
+    bool stream_lost = stream_last < 0, behind = !stream_lost && stream_last < persisted_max;
+    if (stream_lost || behind) {
+        int64_t newest = generation;
+        if (generation_of(persisted_max) > newest)
+            newest = generation_of(persisted_max);
+        if (generation_of(stream_last) > newest)
+            newest = generation_of(stream_last);
+        int64_t recorded = record_generation(pg, sale_id, newest + 1, err, err_size);
+        if (recorded <= 0) {
+            /* Deleted meanwhile: the prune step removes whatever is left of it. */
+            PQclear(buyers);
+            const char *del[] = {"DEL", staging};
+            freeReplyObject(command(redis, err, err_size, 2, del));
+            return recorded;
+        }
+        floor = (int64_t)(recorded * RECONCILE_GENERATION_SPAN);
+    }
+    int staged = rows > 0 ? stage_buyers(redis, staging, buyers, err, err_size) : 0;
+    PQclear(buyers);
+    if (staged != 0)
+        return -1;
+    char floor_text[24];
+    snprintf(floor_text, sizeof(floor_text), "%" PRId64, floor);
+    const char *argv[] = {
+        keys.sale,
+        keys.buyers,
+        keys.orders,
+        staging,
+        sale_id,
+        PQgetvalue(sales, row, 1),
+        PQgetvalue(sales, row, 2),
+        PQgetvalue(sales, row, 3),
+        PQgetvalue(sales, row, 4),
+        PQgetvalue(sales, row, 5),
+        floor_text,
+    };
+    redisReply *rebuilt = script(redis, err, err_size, &redis_sale_rebuild_script, 4, 11, argv);
+    if (rebuilt == NULL)
+        return -1;
+    if (rebuilt->integer == 1) {
+        log_info("reconcile", "rebuilt sale %s (%s) with %d persisted orders", sku, sale_id, rows);
+        /* A lost stream is a loss when Redis had the sale: the marker went with it, or PostgreSQL
+         * holds orders of it. Otherwise it is a create whose Redis step failed. */
+        if (behind || (stream_lost && (pass->ready_missing || rows > 0))) {
+            data_loss_cause(&pass->report, "Redis had lost sale data (its keys were gone)");
+            data_loss_note(
+                &pass->report,
+                "%s (sale %s): %s, rebuilt from the %d orders in PostgreSQL; orders acknowledged but "
+                "not yet in PostgreSQL are lost; numbers continue at FS%s-%" PRId64,
+                sku, sale_id, behind ? "its stream was behind PostgreSQL" : "its stream was gone", rows,
+                sale_id, floor + 1);
+        }
+    }
+    freeReplyObject(rebuilt);
+    return 0;
+}
+
+/* A present sale hash behind PostgreSQL: its buyers back, its numbers in a new generation. */
+static int repair_sale(redisContext *redis, PGconn *pg, PGresult *sales, int row, int64_t next, pass_t *pass,
+                       char *err, size_t err_size)
+{
+    const char *sku = PQgetvalue(sales, row, COLUMN_SKU);
+    const char *sale_id = PQgetvalue(sales, row, 0);
+    int64_t generation = strtoll(PQgetvalue(sales, row, COLUMN_GENERATION), NULL, 10);
+    int64_t persisted_max = strtoll(PQgetvalue(sales, row, COLUMN_MAX_SEQUENCE), NULL, 10);
+    int64_t newest = generation;
+    if (generation_of(persisted_max) > newest)
+        newest = generation_of(persisted_max);
+    if (generation_of(next - 1) > newest)
+        newest = generation_of(next - 1);
+    int64_t recorded = record_generation(pg, sale_id, newest + 1, err, err_size);
+    if (recorded <= 0)
+        return recorded;
+    PGresult *buyers = persisted_buyers(pg, sale_id, err, err_size);
+    if (buyers == NULL)
+        return -1;
+    redis_sale_keys_t keys;
+    redis_sale_keys(&keys, sku);
+    char staging[REDIS_SALE_KEY_MAX];
+    staging_key(staging, sizeof(staging), sku);
+    int rows = PQntuples(buyers);
+    int staged = rows > 0 ? stage_buyers(redis, staging, buyers, err, err_size) : 0;
+    PQclear(buyers);
+    if (staged != 0)
+        return -1;
+    char next_text[24];
+    snprintf(next_text, sizeof(next_text), "%" PRId64, (int64_t)(recorded * RECONCILE_GENERATION_SPAN + 1));
+    const char *argv[] = {keys.sale, keys.buyers, staging, sale_id, next_text};
+    redisReply *repaired = script(redis, err, err_size, &redis_sale_repair_script, 3, 5, argv);
+    if (repaired == NULL)
+        return -1;
+    if (repaired->integer == 1) {
+        data_loss_cause(&pass->report, "Redis was behind PostgreSQL (a failover to a replica that lagged, or "
+                                       "an older copy restored)");
+        data_loss_note(&pass->report,
+                       "%s (sale %s): Redis' next number was %" PRId64 ", PostgreSQL holds up to %" PRId64
+                       " in generation %" PRId64
+                       "; its %d orders restored from PostgreSQL, orders acknowledged "
+                       "but in neither are lost; numbers continue at FS%s-%s",
+                       sku, sale_id, next, persisted_max, generation, rows, sale_id, next_text);
+    }
+    freeReplyObject(repaired);
+    return 0;
+}
+
+/* One sale of PostgreSQL: rebuilt when absent from Redis, repaired when behind, then listed. */
+static int reconcile_sale(redisContext *redis, PGconn *pg, PGresult *sales, int row, pass_t *pass, char *err,
+                          size_t err_size)
+{
+    const char *sku = PQgetvalue(sales, row, COLUMN_SKU);
     const char *sale_id = PQgetvalue(sales, row, 0);
     redis_sale_keys_t keys;
     redis_sale_keys(&keys, sku);
-
-    const char *hget[] = {"HGET", keys.sale, "sale_id"};
-    redisReply *current = command(redis, err, err_size, 3, hget);
+    const char *hmget[] = {"HMGET", keys.sale, "sale_id", "next_sequence"};
+    redisReply *current = command(redis, err, err_size, 4, hmget);
     if (current == NULL)
         return -1;
-    bool present = current->type == REDIS_REPLY_STRING && strcmp(current->str, sale_id) == 0;
+    bool present = current->type == REDIS_REPLY_ARRAY && current->elements == 2 &&
+                   current->element[0]->type == REDIS_REPLY_STRING &&
+                   strcmp(current->element[0]->str, sale_id) == 0;
+    int64_t next = 0;
+    if (present && redis_reply_int64(current->element[1], &next) != 0)
+        next = 0;
     freeReplyObject(current);
+    int result = 0;
     if (!present) {
-        char staging[REDIS_SALE_KEY_MAX];
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        snprintf(staging, sizeof(staging), OUTBOX_KEY_PREFIX "{%s}:staging:%d.%lld.%ld", sku, (int)getpid(),
-                 (long long)now.tv_sec, now.tv_nsec);
-        /* The stream before PostgreSQL: see redis_sale_snapshot_script for why this order. */
-        const char *snapshot_argv[] = {keys.orders, staging, sale_id, STAGING_TTL_SECONDS};
-        redisReply *snapshot = script(redis, err, err_size, &redis_sale_snapshot_script, 2, 4, snapshot_argv);
-        if (snapshot == NULL)
-            return -1;
-        freeReplyObject(snapshot);
-        const char *params[] = {sale_id};
-        PGresult *buyers = query(pg, err, err_size,
-                                 "SELECT user_id, purchase_no, purchased_ms, sequence FROM purchases "
-                                 "WHERE sale_id = $1 ORDER BY sequence",
-                                 1, params);
-        if (buyers == NULL)
-            return -1;
-        int rows = PQntuples(buyers);
-        const char *max_sequence = rows > 0 ? PQgetvalue(buyers, rows - 1, 3) : "0";
-        int staged = rows > 0 ? stage_buyers(redis, staging, buyers, err, err_size) : 0;
-        if (staged != 0) {
-            PQclear(buyers);
-            return -1;
-        }
-        const char *argv[] = {
-            keys.sale,
-            keys.buyers,
-            keys.orders,
-            staging,
-            sale_id,
-            PQgetvalue(sales, row, 1),
-            PQgetvalue(sales, row, 2),
-            PQgetvalue(sales, row, 3),
-            PQgetvalue(sales, row, 4),
-            PQgetvalue(sales, row, 5),
-            max_sequence,
-        };
-        redisReply *rebuilt = script(redis, err, err_size, &redis_sale_rebuild_script, 4, 11, argv);
-        PQclear(buyers);
-        if (rebuilt == NULL)
-            return -1;
-        if (rebuilt->integer == 1)
-            log_info("reconcile", "rebuilt sale %s (%s) with %d persisted orders", sku, sale_id, rows);
-        freeReplyObject(rebuilt);
+        result = rebuild_sale(redis, pg, sales, row, pass, err, err_size);
+    } else if (next > 0) {
+        int64_t generation = strtoll(PQgetvalue(sales, row, COLUMN_GENERATION), NULL, 10);
+        int64_t persisted_max = strtoll(PQgetvalue(sales, row, COLUMN_MAX_SEQUENCE), NULL, 10);
+        if (next <= persisted_max || generation_of(next) < generation)
+            result = repair_sale(redis, pg, sales, row, next, pass, err, err_size);
     }
+    if (result != 0)
+        return -1;
     /* After the hash exists, as outbox.h's rule for the set requires. */
     const char *sadd[] = {"SADD", OUTBOX_SALES_SET, sku};
     redisReply *added = command(redis, err, err_size, 3, sadd);
@@ -232,14 +392,27 @@ static int prune_sku(redisContext *redis, PGconn *pg, const char *sku, char *err
     return 0;
 }
 
-int reconcile_run(redisContext *redis, PGconn *pg, char *err, size_t err_size)
+int reconcile_run(redisContext *redis, PGconn *pg, int *losses, char *err, size_t err_size)
 {
+    if (losses != NULL)
+        *losses = 0;
+    pass_t pass = {0};
+    const char *exists[] = {"EXISTS", OUTBOX_READY_KEY};
+    redisReply *marker = command(redis, err, err_size, 2, exists);
+    if (marker == NULL)
+        return -1;
+    pass.ready_missing = marker->integer == 0;
+    freeReplyObject(marker);
     PGresult *sales = query(pg, err, err_size, sales_sql, 0, NULL);
     if (sales == NULL)
         return -1;
+    if (pass.ready_missing && PQntuples(sales) > 0)
+        data_loss_cause(&pass.report,
+                        "Redis had lost its data (flashsale:ready was missing: FLUSHALL, a restart "
+                        "without its files, or a new node)");
     int result = 0;
     for (int row = 0; row < PQntuples(sales) && result == 0; row++)
-        result = rebuild_sale(redis, pg, sales, row, err, err_size);
+        result = reconcile_sale(redis, pg, sales, row, &pass, err, err_size);
     const char *smembers[] = {"SMEMBERS", OUTBOX_SALES_SET};
     redisReply *members = result == 0 ? command(redis, err, err_size, 2, smembers) : NULL;
     if (members == NULL)
@@ -249,7 +422,11 @@ int reconcile_run(redisContext *redis, PGconn *pg, char *err, size_t err_size)
             result = prune_sku(redis, pg, members->element[i]->str, err, err_size);
     freeReplyObject(members);
     PQclear(sales);
-    if (result != 0)
+    /* Recorded (and logged) even when the pass failed later: what was repaired was lost. */
+    int recorded = data_loss_record(pg, &pass.report, err, err_size);
+    if (losses != NULL && recorded > 0)
+        *losses = recorded;
+    if (result != 0 || recorded < 0)
         return -1;
     char now[24];
     snprintf(now, sizeof(now), "%" PRId64, clock_now_ms());
@@ -268,6 +445,7 @@ struct reconciler {
     bool requested; /* under lock */
     bool stopping;  /* under lock */
     atomic_uint_fast64_t passes;
+    atomic_uint_fast64_t losses;
 };
 
 static int connect_and_run(reconciler_t *reconciler, char *err, size_t err_size)
@@ -280,8 +458,11 @@ static int connect_and_run(reconciler_t *reconciler, char *err, size_t err_size)
     int result = -1;
     if (PQstatus(pg) != CONNECTION_OK)
         snprintf(err, err_size, "postgres: %s", PQerrorMessage(pg));
-    else
-        result = reconcile_run(redis, pg, err, err_size);
+    else {
+        int losses = 0;
+        result = reconcile_run(redis, pg, &losses, err, err_size);
+        atomic_fetch_add_explicit(&reconciler->losses, (uint_fast64_t)losses, memory_order_relaxed);
+    }
     PQfinish(pg);
     redisFree(redis);
     return result;
@@ -349,6 +530,11 @@ void reconciler_request(reconciler_t *reconciler)
 uint64_t reconciler_passes(reconciler_t *reconciler)
 {
     return atomic_load_explicit(&reconciler->passes, memory_order_relaxed);
+}
+
+uint64_t reconciler_losses(reconciler_t *reconciler)
+{
+    return atomic_load_explicit(&reconciler->losses, memory_order_relaxed);
 }
 
 void reconciler_stop(reconciler_t *reconciler)

@@ -4,8 +4,9 @@
  *
  * Why a copy can answer. Once a sale's stock is 0 its buyer set is final for that sale_id: stock
  * never comes back (an update is refused unless the sale is UPCOMING, and a sale that sold out has
- * started), a delete and a create give the sku a new sale_id, and the rebuild after a FLUSHALL
- * restores the same buyers. So after the purchase script answers SOLD_OUT for a sku, the loop loads
+ * started), a delete and a create give the sku a new sale_id, and a rebuild restores the buyers
+ * Redis still knew — except after a Redis data loss, which gives the units of lost orders back
+ * (reconcile.h; see Staleness). So after the purchase script answers SOLD_OUT for a sku, the loop loads
  * that sale once (redis_sale's sold_out script: sale_id, window and stock with the whole buyers
  * hash, in one atomic step) and from then on decides its purchases itself, in sale_decide's order,
  * as the script would: a buyer is told ALREADY_PURCHASED with the stored purchaseNo and
@@ -20,10 +21,10 @@
  * Staleness. The engine checks a copy against the status snapshot before every answer (the
  * snapshot is at most SALE_SNAPSHOT_MAX_AGE_MS old and taken after this instance's last admin
  * write; when it is older, the answer waits for a refresh) and drops it when the snapshot shows
- * another sale_id for the sku, or none. A delete and re-create of the sku on another instance is
- * therefore noticed within that bound (plus one refresh): until then, purchases of the new sale
- * may still get the old one's answers. A reconnect drops every copy: the client may now talk to
- * another Redis (after a failover), whose state is the one to answer from.
+ * another sale_id for the sku, none, or stock (given back by a rebuild after a data loss). A delete and
+ * re-create of the sku on another instance is therefore noticed within that bound (plus one refresh): until
+ * then, purchases of the new sale may still get the old one's answers. A reconnect drops every copy: the
+ * client may now talk to another Redis (after a failover), whose state is the one to answer from.
  *
  * Bounded: at most SOLD_OUT_CACHE_SALES sales per loop (the least recently used goes first), each
  * with at most SOLD_OUT_CACHE_MAX_BUYERS buyers; larger sales are not copied, so that no HGETALL

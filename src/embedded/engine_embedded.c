@@ -428,7 +428,15 @@ static void embedded_create_sale(engine_loop_t *base, const sale_fields_t *field
     memcpy(sale.sku, fields->sku, sizeof(sale.sku));
     memcpy(sale.product_name, fields->product_name, sizeof(sale.product_name));
     pthread_mutex_lock(&engine->lock);
-    if (find_sale(engine, sale.sku) == NULL) {
+    if ((entry = find_sale(engine, sale.sku)) != NULL) {
+        /* The same create again (a retry whose first answer was lost): answered with the sale as
+           it is now, once the state it shows is durable. */
+        if (sale_matches_create(&entry->sale, fields)) {
+            sale = entry->sale;
+            depends_on = entry->last_ledger_sequence;
+            result = (engine_result_t){.status = ENGINE_OK, .sale = &sale};
+        }
+    } else {
         sale.sale_id = engine->next_sale_id;
         if ((entry = new_entry(&sale)) == NULL || insert_sale(engine, entry) != 0) {
             free(entry);
@@ -456,7 +464,13 @@ static void embedded_update_sale(engine_loop_t *base, const char *sku, const sal
     pthread_mutex_lock(&engine->lock);
     if ((entry = find_sale(engine, sku)) != NULL) {
         const char *message, *field;
-        if (sale_state(&entry->sale, clock_now_ms()) != SALE_STATE_UPCOMING) {
+        if (!sale_update_changes(&entry->sale, fields)) {
+            /* Nothing to change (a retry of an update that was applied, say): the sale as it is,
+               in any state, once that state is durable. */
+            sale = entry->sale;
+            depends_on = entry->last_ledger_sequence;
+            result = (engine_result_t){.status = ENGINE_OK, .sale = &sale};
+        } else if (sale_state(&entry->sale, clock_now_ms()) != SALE_STATE_UPCOMING) {
             result.status = ENGINE_NOT_MODIFIABLE;
         } else if ((field = sale_validate_update(&entry->sale, fields, &message)) != NULL) {
             result = (engine_result_t){
@@ -472,7 +486,8 @@ static void embedded_update_sale(engine_loop_t *base, const char *sku, const sal
     answer_when_durable(loop, depends_on, &result, NULL, result.sale, cb, ctx);
 }
 
-static void embedded_delete_sale(engine_loop_t *base, const char *sku, engine_cb cb, void *ctx)
+static void embedded_delete_sale(engine_loop_t *base, const char *sku, uint64_t sale_id, engine_cb cb,
+                                 void *ctx)
 {
     embedded_loop_t *loop = to_loop(base);
     embedded_engine_t *engine = loop->engine;
@@ -483,7 +498,7 @@ static void embedded_delete_sale(engine_loop_t *base, const char *sku, engine_cb
     /* Purchases of this sale decided before the delete are ahead of it in the ledger queue, so
        the delete removes them too; none can be decided after, since the lock is held. */
     pthread_mutex_lock(&engine->lock);
-    if ((entry = find_sale(engine, sku)) != NULL) {
+    if ((entry = find_sale(engine, sku)) != NULL && (sale_id == 0 || entry->sale.sale_id == sale_id)) {
         depends_on = ledger_append_delete(engine->ledger, entry->sale.sale_id);
         remove_sale(engine, sku);
         free_entry(entry);

@@ -27,6 +27,7 @@
 #include "core/clock.h"
 #include "distributed/engine_distributed.h"
 #include "distributed/outbox.h"
+#include "distributed/postgres/data_loss.h"
 #include "distributed/reconcile.h"
 #include "distributed/redis/redis_client.h"
 #include "distributed/redis/redis_sale.h"
@@ -341,10 +342,11 @@ static answer_t update_sale(fixture_t *fixture, const char *sku, const sale_fiel
     return answer;
 }
 
-static answer_t delete_sale(fixture_t *fixture, const char *sku)
+/* sale_id 0: whichever sale the sku holds. */
+static answer_t delete_sale(fixture_t *fixture, const char *sku, uint64_t sale_id)
 {
     answer_t answer = {0};
-    engine_delete_sale(fixture->handle, sku, on_answer, &answer);
+    engine_delete_sale(fixture->handle, sku, sale_id, on_answer, &answer);
     run_until(fixture, &answer.done);
     return answer;
 }
@@ -399,14 +401,15 @@ static void test_admin_writes_reach_both_stores(void **state)
     assert_int_equal(update_sale(fixture, "ADMIN", &start_now).status, ENGINE_OK);
     answer_t first = purchase(fixture, "ADMIN", "alice");
     assert_int_equal(first.outcome, SALE_OUTCOME_SUCCESS);
-    assert_int_equal(update_sale(fixture, "ADMIN", &bigger).status, ENGINE_NOT_MODIFIABLE);
-    assert_int_equal(update_sale(fixture, "NOPE", &bigger).status, ENGINE_NOT_FOUND);
+    sale_fields_t more = {.has_initial_stock = true, .initial_stock = 30};
+    assert_int_equal(update_sale(fixture, "ADMIN", &more).status, ENGINE_NOT_MODIFIABLE);
+    assert_int_equal(update_sale(fixture, "NOPE", &more).status, ENGINE_NOT_FOUND);
 
     /* The delete takes the sale's persisted purchases with it. */
     commit_order(fixture, &created.sale, &first.purchase, 1);
-    assert_int_equal(delete_sale(fixture, "ADMIN").status, ENGINE_OK);
+    assert_int_equal(delete_sale(fixture, "ADMIN", 0).status, ENGINE_OK);
     assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM purchases"), 0);
-    assert_int_equal(delete_sale(fixture, "ADMIN").status, ENGINE_NOT_FOUND);
+    assert_int_equal(delete_sale(fixture, "ADMIN", 0).status, ENGINE_NOT_FOUND);
     assert_int_equal(get_sale(fixture, "ADMIN").status, ENGINE_NOT_FOUND);
     assert_int_equal(redis_int(fixture, "EXISTS flashsale:{ADMIN}:sale flashsale:{ADMIN}:orders"), 0);
     assert_int_equal(redis_int(fixture, "SISMEMBER " OUTBOX_SALES_SET " ADMIN"), 0);
@@ -506,6 +509,9 @@ static void test_purchases_of_one_iteration_share_a_script_call(void **state)
     fixture_t *fixture = *state;
     create_live_sale(fixture, "BATCH", 10);
     create_live_sale(fixture, "BATCH-B", 10);
+    /* The connection's first purchase also loads the script (SCRIPT LOAD): not counted below. */
+    create_live_sale(fixture, "BATCH-WARM", 10);
+    purchase(fixture, "BATCH-WARM", "warm");
     const char *skus[] = {"BATCH", "BATCH", "BATCH-B", "BATCH"};
     const char *users[] = {"alice", "bob", "carol", "alice"};
     answer_t answers[4];
@@ -640,6 +646,89 @@ static void assert_same_answer(const answer_t *cached, const answer_t *script)
     }
 }
 
+/* What a create whose Redis step failed leaves: the sale in PostgreSQL only. */
+static answer_t create_when_available(fixture_t *fixture, const char *sku, int64_t stock, int64_t start_ms,
+                                      int64_t end_ms)
+{
+    int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
+    answer_t answer;
+    while ((answer = create_sale(fixture, sku, stock, start_ms, end_ms)).status == ENGINE_UNAVAILABLE) {
+        assert_true(clock_monotonic_ms() < deadline);
+        run_for(fixture, 10);
+    }
+    return answer;
+}
+
+static void test_admin_writes_may_be_repeated(void **state)
+{
+    fixture_t *fixture = *state;
+    int64_t now = clock_now_ms();
+
+    /* A repeated create answers the sale as it is now; other fields are a conflict. */
+    answer_t created = create_sale(fixture, "REPEAT", 10, now - HOUR_MS, now + HOUR_MS);
+    assert_int_equal(created.status, ENGINE_OK);
+    assert_int_equal(purchase(fixture, "REPEAT", "alice").outcome, SALE_OUTCOME_SUCCESS);
+    answer_t repeated = create_sale(fixture, "REPEAT", 10, now - HOUR_MS, now + HOUR_MS);
+    assert_int_equal(repeated.status, ENGINE_OK);
+    assert_int_equal(repeated.sale.sale_id, created.sale.sale_id);
+    assert_int_equal(repeated.sale.created_ms, created.sale.created_ms);
+    assert_int_equal(repeated.sale.stock, 9);
+    assert_int_equal(create_sale(fixture, "REPEAT", 11, now - HOUR_MS, now + HOUR_MS).status,
+                     ENGINE_CONFLICT);
+    assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM sales WHERE sku = 'REPEAT'"), 1);
+
+    /* The first attempt reached PostgreSQL only: the repeat never creates the Redis sale itself
+     * (the reconciler does), and then answers it. */
+    answer_t half = create_sale(fixture, "HALF", 5, now - HOUR_MS, now + HOUR_MS);
+    freeReplyObject(
+        redis_do(fixture, "DEL flashsale:{HALF}:sale flashsale:{HALF}:buyers flashsale:{HALF}:orders"));
+    freeReplyObject(redis_do(fixture, "SREM " OUTBOX_SALES_SET " HALF"));
+    answer_t completed = create_when_available(fixture, "HALF", 5, now - HOUR_MS, now + HOUR_MS);
+    assert_int_equal(completed.status, ENGINE_OK);
+    assert_int_equal(completed.sale.sale_id, half.sale.sale_id);
+    assert_int_equal(redis_int(fixture, "SISMEMBER " OUTBOX_SALES_SET " HALF"), 1);
+    assert_int_equal(purchase(fixture, "HALF", "alice").outcome, SALE_OUTCOME_SUCCESS);
+
+    /* An update that changes nothing is answered in any state; one that changes something only
+     * while the sale is upcoming. */
+    answer_t upcoming = create_sale(fixture, "REPEAT-UP", 10, now + HOUR_MS, now + 2 * HOUR_MS);
+    sale_fields_t start_now = {.has_start = true, .start_ms = now - 1000};
+    assert_int_equal(update_sale(fixture, "REPEAT-UP", &start_now).status, ENGINE_OK);
+    assert_int_equal(purchase(fixture, "REPEAT-UP", "alice").outcome, SALE_OUTCOME_SUCCESS);
+    answer_t again = update_sale(fixture, "REPEAT-UP", &start_now);
+    assert_int_equal(again.status, ENGINE_OK);
+    assert_int_equal(again.sale.sale_id, upcoming.sale.sale_id);
+    assert_int_equal(again.sale.start_ms, now - 1000);
+    assert_int_equal(again.sale.stock, 9);
+    sale_fields_t renamed = {.has_product_name = true};
+    snprintf(renamed.product_name, sizeof(renamed.product_name), "Renamed");
+    assert_int_equal(update_sale(fixture, "REPEAT-UP", &renamed).status, ENGINE_NOT_MODIFIABLE);
+
+    /* PostgreSQL kept an update whose Redis step went unanswered; the sale has started since, so
+     * Redis' fields are final and a refused update writes them back. */
+    PQclear(PQexec(fixture->pg, "UPDATE sales SET product_name = 'Diverged' WHERE sku = 'REPEAT-UP'"));
+    assert_int_equal(update_sale(fixture, "REPEAT-UP", &renamed).status, ENGINE_NOT_MODIFIABLE);
+    int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
+    while (services_query_int(
+               fixture->pg,
+               "SELECT count(*) FROM sales WHERE sku = 'REPEAT-UP' AND product_name = 'Diverged'") != 0) {
+        assert_true(clock_monotonic_ms() < deadline);
+        run_for(fixture, 10);
+    }
+
+    /* A delete naming its sale deletes only that one. */
+    assert_int_equal(delete_sale(fixture, "REPEAT", created.sale.sale_id + 1000).status, ENGINE_NOT_FOUND);
+    assert_int_equal(get_sale(fixture, "REPEAT").status, ENGINE_OK);
+    assert_int_equal(delete_sale(fixture, "REPEAT", created.sale.sale_id).status, ENGINE_OK);
+    assert_int_equal(delete_sale(fixture, "REPEAT", created.sale.sale_id).status, ENGINE_NOT_FOUND);
+    answer_t newer = create_live_sale(fixture, "REPEAT", 3);
+    assert_int_equal(delete_sale(fixture, "REPEAT", created.sale.sale_id).status, ENGINE_NOT_FOUND);
+    answer_t kept = get_sale(fixture, "REPEAT");
+    assert_int_equal(kept.status, ENGINE_OK);
+    assert_int_equal(kept.sale.sale_id, newer.sale.sale_id);
+    assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM sales WHERE sku = 'REPEAT'"), 1);
+}
+
 static void test_sold_out_sale_is_answered_without_redis(void **state)
 {
     fixture_t *fixture = *state;
@@ -721,7 +810,7 @@ static void test_sold_out_copy_follows_delete_and_create(void **state)
     assert_int_equal(purchase_until_cached(fixture, "AGAIN", "bob").outcome, SALE_OUTCOME_SOLD_OUT);
 
     /* Through this instance: its next purchase already sees the new sale. */
-    assert_int_equal(delete_sale(fixture, "AGAIN").status, ENGINE_OK);
+    assert_int_equal(delete_sale(fixture, "AGAIN", 0).status, ENGINE_OK);
     create_live_sale(fixture, "AGAIN", 2);
     assert_int_equal(purchase(fixture, "AGAIN", "bob").outcome, SALE_OUTCOME_SUCCESS);
     assert_int_equal(purchase(fixture, "AGAIN", "carol").outcome, SALE_OUTCOME_SUCCESS);
@@ -731,7 +820,7 @@ static void test_sold_out_copy_follows_delete_and_create(void **state)
     fixture_t other = {0};
     snprintf(other.postgres_url, sizeof(other.postgres_url), "%s", fixture->postgres_url);
     open_engine(&other);
-    assert_int_equal(delete_sale(&other, "AGAIN").status, ENGINE_OK);
+    assert_int_equal(delete_sale(&other, "AGAIN", 0).status, ENGINE_OK);
     answer_t created = create_live_sale(&other, "AGAIN", 5);
     close_engine(&other);
     run_for(fixture, SALE_SNAPSHOT_MAX_AGE_MS + 1);
@@ -809,15 +898,42 @@ static void test_postgres_outage_leaves_purchases_working(void **state)
     answer_t health = {0};
     engine_health(fixture->handle, on_answer, &health);
     run_until(fixture, &health.done);
-    assert_int_equal(health.check_count, 3);
+    assert_int_equal(health.check_count, 4);
     assert_string_equal(health.checks[0].name, "redis");
     assert_true(health.checks[0].ok);
     assert_string_equal(health.checks[1].name, "postgres");
     assert_false(health.checks[1].ok);
+    assert_string_equal(health.checks[3].name, "redis_data");
+    assert_false(health.checks[3].ok);
+    assert_string_equal(health.checks[3].detail, "unknown: postgres unreachable");
 
     assert_int_equal(services_run(&services, "start", "postgres"), 0);
     PQreset(fixture->pg);
     assert_int_equal(create_sale(fixture, "PGDOWN-2", 1, now, now + HOUR_MS).status, ENGINE_OK);
+}
+
+/* The value of a metric line "NAME VALUE"; -1 when absent. */
+static double metric(const answer_t *metrics, const char *name)
+{
+    char line[128];
+    snprintf(line, sizeof(line), "\n%s ", name);
+    const char *found = strstr(metrics->text, line);
+    return found != NULL ? strtod(found + strlen(line), NULL) : -1;
+}
+
+static answer_t metrics_now(fixture_t *fixture)
+{
+    answer_t metrics = {0};
+    engine_metrics(fixture->handle, on_answer, &metrics);
+    run_until(fixture, &metrics.done);
+    return metrics;
+}
+
+/* A data_loss_line_cb that counts the lines and checks their form. */
+static void count_line(void *ctx, const char *line)
+{
+    assert_non_null(strstr(line, "acknowledged "));
+    ++*(int *)ctx;
 }
 
 static void test_flushall_is_reconciled(void **state)
@@ -829,15 +945,97 @@ static void test_flushall_is_reconciled(void **state)
     persist_order(fixture, &created.sale, &first.purchase, 1);
     persist_order(fixture, &created.sale, &second.purchase, 2);
 
+    /* dave's order is in the stream only: FLUSHALL loses it, with its number FS<id>-3. */
+    answer_t lost = purchase(fixture, "FLUSH", "dave");
+    assert_int_equal(lost.outcome, SALE_OUTCOME_SUCCESS);
+
     freeReplyObject(redis_do(fixture, "FLUSHALL"));
     /* Until the reconciler has rebuilt the sale, purchases are not answered "no such sale". */
     answer_t during = purchase_when_available(fixture, "FLUSH", "carol");
     assert_int_equal(during.outcome, SALE_OUTCOME_SUCCESS);
+    /* The numbers the lost stream took are unknown: they continue in the next generation. */
     char expected[SALE_PURCHASE_NO_MAX];
-    snprintf(expected, sizeof(expected), "FS%" PRIu64 "-3", created.sale.sale_id);
+    snprintf(expected, sizeof(expected), "FS%" PRIu64 "-%lld", created.sale.sale_id,
+             RECONCILE_GENERATION_SPAN + 1);
     assert_string_equal(during.purchase.purchase_no, expected);
+    assert_string_not_equal(during.purchase.purchase_no, lost.purchase.purchase_no);
+    assert_int_equal(
+        services_query_int(fixture->pg, "SELECT sequence_generation FROM sales WHERE sku = 'FLUSH'"), 1);
     assert_string_equal(purchase(fixture, "FLUSH", "alice").purchase.purchase_no, first.purchase.purchase_no);
+    /* dave's unit came back with the loss. */
     assert_int_equal(redis_int(fixture, "HGET flashsale:{FLUSH}:sale stock"), 2);
+
+    /* Reported: recorded in PostgreSQL (at the end of the reconciler's pass, which may still be
+     * running), counted, and /health's redis_data check fails. */
+    int64_t deadline = clock_monotonic_ms() + WAIT_LIMIT_MS;
+    answer_t metrics;
+    while (services_query_int(fixture->pg, "SELECT count(*) FROM redis_data_losses") != 1 ||
+           metric((metrics = metrics_now(fixture), &metrics), "flashsale_redis_data_losses_total") != 1) {
+        assert_true(clock_monotonic_ms() < deadline);
+        run_for(fixture, 10);
+    }
+    assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM redis_data_losses"), 1);
+    answer_t health = {0};
+    engine_health(fixture->handle, on_answer, &health);
+    run_until(fixture, &health.done);
+    assert_string_equal(health.checks[3].name, "redis_data");
+    assert_false(health.checks[3].ok);
+    assert_non_null(strstr(health.checks[3].detail, "1 unacknowledged loss since "));
+    /* Acknowledged (by `flashsale data-loss --acknowledge`): reported no more. */
+    char err[256];
+    int lines = 0;
+    assert_int_equal(data_loss_list(fixture->pg, true, count_line, &lines, err, sizeof(err)), 1);
+    assert_int_equal(data_loss_list(fixture->pg, false, count_line, &lines, err, sizeof(err)), 0);
+    assert_int_equal(lines, 1);
+    answer_t after = {0};
+    engine_health(fixture->handle, on_answer, &after);
+    run_until(fixture, &after.done);
+    assert_true(after.checks[3].ok);
+}
+
+static void test_redis_behind_postgres_is_repaired(void **state)
+{
+    fixture_t *fixture = *state;
+    answer_t created = create_live_sale(fixture, "LAG", 10);
+    answer_t orders[3];
+    const char *users[] = {"alice", "bob", "carol"};
+    for (int i = 0; i < 3; i++) {
+        orders[i] = purchase(fixture, "LAG", users[i]);
+        persist_order(fixture, &created.sale, &orders[i].purchase, i + 1);
+    }
+    /* A replica that lagged, promoted: it saw only alice's order. */
+    freeReplyObject(redis_do(fixture, "HSET flashsale:{LAG}:sale next_sequence 2 stock 9"));
+    freeReplyObject(redis_do(fixture, "HDEL flashsale:{LAG}:buyers bob carol"));
+    char err[256];
+    int losses = -1;
+    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, &losses, err, sizeof(err)), 0);
+    assert_int_equal(losses, 1);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{LAG}:sale next_sequence"),
+                     RECONCILE_GENERATION_SPAN + 1);
+    assert_int_equal(redis_int(fixture, "HLEN flashsale:{LAG}:buyers"), 3);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{LAG}:sale stock"), 7);
+    redisReply *staging = redis_do(fixture, "KEYS flashsale:{LAG}:staging:*");
+    assert_int_equal(staging->elements, 0);
+    freeReplyObject(staging);
+    answer_t bob = purchase(fixture, "LAG", "bob");
+    assert_int_equal(bob.outcome, SALE_OUTCOME_ALREADY_PURCHASED);
+    assert_string_equal(bob.purchase.purchase_no, orders[1].purchase.purchase_no);
+    answer_t dave = purchase(fixture, "LAG", "dave");
+    char expected[SALE_PURCHASE_NO_MAX];
+    snprintf(expected, sizeof(expected), "FS%" PRIu64 "-%lld", created.sale.sale_id,
+             RECONCILE_GENERATION_SPAN + 1);
+    assert_string_equal(dave.purchase.purchase_no, expected);
+    /* Repaired once: a second pass finds nothing. */
+    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, &losses, err, sizeof(err)), 0);
+    assert_int_equal(losses, 0);
+
+    /* Its numbers in an older generation than PostgreSQL recorded: gone backwards past a move. */
+    PQclear(PQexec(fixture->pg, "UPDATE sales SET sequence_generation = 3 WHERE sku = 'LAG'"));
+    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, &losses, err, sizeof(err)), 0);
+    assert_int_equal(losses, 1);
+    assert_int_equal(redis_int(fixture, "HGET flashsale:{LAG}:sale next_sequence"),
+                     4 * RECONCILE_GENERATION_SPAN + 1);
+    assert_int_equal(services_query_int(fixture->pg, "SELECT count(*) FROM redis_data_losses"), 2);
 }
 
 static void test_rebuild_counts_the_stream_and_spares_live_sales(void **state)
@@ -856,7 +1054,7 @@ static void test_rebuild_counts_the_stream_and_spares_live_sales(void **state)
      * the stream, carol's in both (committed, not yet deleted): counted once. */
     freeReplyObject(redis_do(fixture, "DEL flashsale:{REBUILD}:sale flashsale:{REBUILD}:buyers"));
     char err[256];
-    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, err, sizeof(err)), 0);
+    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, NULL, err, sizeof(err)), 0);
     assert_int_equal(redis_int(fixture, "HGET flashsale:{REBUILD}:sale stock"), 7);
     assert_int_equal(redis_int(fixture, "HGET flashsale:{REBUILD}:sale next_sequence"), 4);
     assert_int_equal(redis_int(fixture, "HLEN flashsale:{REBUILD}:buyers"), 3);
@@ -868,7 +1066,7 @@ static void test_rebuild_counts_the_stream_and_spares_live_sales(void **state)
 
     /* A sale deleted from PostgreSQL behind Redis' back is removed from Redis. */
     PQclear(PQexec(fixture->pg, "SELECT flashsale_delete_sale('LIVE')"));
-    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, err, sizeof(err)), 0);
+    assert_int_equal(reconcile_run(fixture->redis, fixture->pg, NULL, err, sizeof(err)), 0);
     assert_int_equal(redis_int(fixture, "EXISTS flashsale:{LIVE}:sale"), 0);
     assert_int_equal(redis_int(fixture, "SISMEMBER " OUTBOX_SALES_SET " LIVE"), 0);
 }
@@ -879,33 +1077,20 @@ static void test_health_and_metrics(void **state)
     answer_t health = {0};
     engine_health(fixture->handle, on_answer, &health);
     run_until(fixture, &health.done);
-    assert_int_equal(health.check_count, 3);
+    assert_int_equal(health.check_count, 4);
     assert_true(health.checks[0].ok && health.checks[0].latency_ms >= 0);
     assert_true(health.checks[1].ok && health.checks[1].latency_ms >= 0);
     assert_string_equal(health.checks[2].name, "outbox");
     assert_true(health.checks[2].ok);
+    assert_string_equal(health.checks[3].name, "redis_data");
+    assert_true(health.checks[3].ok);
+    assert_false(health.checks[3].required);
     answer_t metrics = {0};
     engine_metrics(fixture->handle, on_answer, &metrics);
     run_until(fixture, &metrics.done);
     assert_non_null(strstr(metrics.text, "# TYPE flashsale_redis_reconnects_total counter\n"));
     assert_non_null(strstr(metrics.text, "flashsale_reconcile_passes_total "));
-}
-
-/* The value of a metric line "NAME VALUE"; -1 when absent. */
-static double metric(const answer_t *metrics, const char *name)
-{
-    char line[128];
-    snprintf(line, sizeof(line), "\n%s ", name);
-    const char *found = strstr(metrics->text, line);
-    return found != NULL ? strtod(found + strlen(line), NULL) : -1;
-}
-
-static answer_t metrics_now(fixture_t *fixture)
-{
-    answer_t metrics = {0};
-    engine_metrics(fixture->handle, on_answer, &metrics);
-    run_until(fixture, &metrics.done);
-    return metrics;
+    assert_non_null(strstr(metrics.text, "\nflashsale_redis_data_losses_total 0\n"));
 }
 
 /* Runs the loop until the lag sampler has seen `length` orders waiting; returns those metrics. */
@@ -927,7 +1112,7 @@ static bool outbox_check(fixture_t *fixture, char *detail, size_t detail_size)
     answer_t health = {0};
     engine_health(fixture->handle, on_answer, &health);
     run_until(fixture, &health.done);
-    assert_int_equal(health.check_count, 3);
+    assert_int_equal(health.check_count, 4);
     assert_string_equal(health.checks[2].name, "outbox");
     assert_non_null(health.checks[2].detail);
     snprintf(detail, detail_size, "%s", health.checks[2].detail);
@@ -1207,6 +1392,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_write_leaves_the_rest_of_a_batch_undecided, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_admin_writes_reach_both_stores, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_writes_may_be_repeated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listing_merges_postgres_and_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_reads_come_from_the_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sold_out_sale_is_answered_without_redis, setup, teardown),
@@ -1214,6 +1400,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sold_out_copy_follows_delete_and_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sold_out_copy_is_dropped_on_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flushall_is_reconciled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redis_behind_postgres_is_repaired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_counts_the_stream_and_spares_live_sales, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_health_and_metrics, setup, teardown),

@@ -177,6 +177,36 @@ static void test_sale_ids_are_never_reused_and_delete_takes_the_purchases(void *
                      PGRES_FATAL_ERROR);
 }
 
+static void test_delete_of_a_named_sale_spares_a_newer_one(void **state)
+{
+    fixture_t *fixture = *state;
+    migrate(fixture->conn);
+    long long first = insert_sale(fixture->conn, "A");
+    insert_purchase(fixture->conn, first, "A", 1);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT flashsale_delete_sale('A', %lld)", first + 1);
+    char *none = query_text(fixture->conn, sql);
+    assert_string_equal(none, "");
+    free(none);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM purchases"), 1);
+    snprintf(sql, sizeof(sql), "SELECT flashsale_delete_sale('A', %lld)", first);
+    assert_int_equal(services_query_int(fixture->conn, sql), first);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM purchases"), 0);
+    /* A repeat finds the sku's newer sale, and leaves it. */
+    long long second = insert_sale(fixture->conn, "A");
+    none = query_text(fixture->conn, sql);
+    assert_string_equal(none, "");
+    free(none);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT sale_id FROM sales WHERE sku = 'A'"), second);
+    /* 0: whichever sale the sku holds. */
+    assert_int_equal(services_query_int(fixture->conn, "SELECT flashsale_delete_sale('A', 0)"), second);
+    /* Migration 3's other parts: every sale starts in generation 0; no data loss is recorded. */
+    insert_sale(fixture->conn, "B");
+    assert_int_equal(
+        services_query_int(fixture->conn, "SELECT sequence_generation FROM sales WHERE sku = 'B'"), 0);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM redis_data_losses"), 0);
+}
+
 static void test_migrating_again_changes_nothing(void **state)
 {
     fixture_t *fixture = *state;
@@ -231,7 +261,8 @@ static void test_migrates_version_1_with_data(void **state)
     char *before = query_text(fixture->conn, every_purchase);
 
     migrate(fixture->conn);
-    assert_int_equal(services_query_int(fixture->conn, "SELECT max(version) FROM schema_migrations"), 2);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT max(version) FROM schema_migrations"),
+                     PG_SCHEMA_VERSION);
     char *after = query_text(fixture->conn, every_purchase);
     assert_string_equal(after, before);
     free(after);
@@ -255,7 +286,8 @@ static void test_migrates_version_1_with_data(void **state)
 
     /* Again: nothing to do, nothing changes. */
     migrate(fixture->conn);
-    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM schema_migrations"), 2);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM schema_migrations"),
+                     PG_SCHEMA_VERSION);
     after = query_text(fixture->conn, every_purchase);
     assert_string_equal(after, before);
     free(after);
@@ -312,6 +344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enforces_one_purchase_per_user_and_sku, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sale_ids_are_never_reused_and_delete_takes_the_purchases, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_delete_of_a_named_sale_spares_a_newer_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrating_again_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrates_version_1_with_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_starts_migrate_once, setup, teardown),

@@ -452,6 +452,57 @@ static void test_apply_update_stock_follows_initial_stock(void **state)
     assert_int_equal(sale.stock, 7);
 }
 
+static void test_repeated_create_matches_on_the_given_fields_only(void **state)
+{
+    (void)state;
+    /* Sold some, created at another time: still the same create. */
+    sale_t sale = make_sale(40);
+    sale.created_ms = 99;
+    sale_fields_t fields = make_create_fields();
+    assert_true(sale_matches_create(&sale, &fields));
+
+    const sale_fields_t differing[] = {
+        {.sku = "WIDGET-002"},  {.product_name = "Another Widget"},
+        {.initial_stock = 101}, {.start_ms = START + 1},
+        {.end_ms = END + 1},
+    };
+    for (size_t i = 0; i < sizeof(differing) / sizeof(differing[0]); i++) {
+        fields = make_create_fields();
+        if (differing[i].sku[0] != '\0')
+            memcpy(fields.sku, differing[i].sku, sizeof(fields.sku));
+        if (differing[i].product_name[0] != '\0')
+            memcpy(fields.product_name, differing[i].product_name, sizeof(fields.product_name));
+        if (differing[i].initial_stock != 0)
+            fields.initial_stock = differing[i].initial_stock;
+        if (differing[i].start_ms != 0)
+            fields.start_ms = differing[i].start_ms;
+        if (differing[i].end_ms != 0)
+            fields.end_ms = differing[i].end_ms;
+        assert_false(sale_matches_create(&sale, &fields));
+    }
+}
+
+static void test_update_changes_only_with_a_different_given_field(void **state)
+{
+    (void)state;
+    sale_t sale = make_sale(40);
+    sale_fields_t none = {0};
+    assert_false(sale_update_changes(&sale, &none));
+    /* Everything given, all equal (stock and createdAt are not fields of an update). */
+    sale_fields_t same = make_create_fields();
+    assert_false(sale_update_changes(&sale, &same));
+    sale_fields_t renamed = {.has_product_name = true, .product_name = "Renamed"};
+    assert_true(sale_update_changes(&sale, &renamed));
+    sale_fields_t restocked = {.has_initial_stock = true, .initial_stock = 100};
+    assert_false(sale_update_changes(&sale, &restocked));
+    restocked.initial_stock = 99;
+    assert_true(sale_update_changes(&sale, &restocked));
+    sale_fields_t moved = {.has_end = true, .end_ms = END + 1};
+    assert_true(sale_update_changes(&sale, &moved));
+    sale_fields_t other_sku = {.has_sku = true, .sku = "OTHER"};
+    assert_true(sale_update_changes(&sale, &other_sku));
+}
+
 static int64_t parse_purchase_no(const char *text, uint64_t sale_id)
 {
     return sale_parse_purchase_no(text, strlen(text), sale_id);
@@ -546,6 +597,8 @@ int main(void)
         cmocka_unit_test(test_update_rejects_bad_values),
         cmocka_unit_test(test_update_checks_the_resulting_window),
         cmocka_unit_test(test_apply_update_copies_given_fields_only),
+        cmocka_unit_test(test_repeated_create_matches_on_the_given_fields_only),
+        cmocka_unit_test(test_update_changes_only_with_a_different_given_field),
         cmocka_unit_test(test_apply_update_stock_follows_initial_stock),
         cmocka_unit_test(test_purchase_no_format),
         cmocka_unit_test(test_purchase_no_round_trip),

@@ -78,6 +78,33 @@ static const char *const migrations[] = {
     "    DELETE FROM purchases WHERE sale_id = deleted_sale_id;"
     "    RETURN deleted_sale_id;"
     "  END $$;",
+    /* 3: retries and Redis data loss.
+     * - flashsale_delete_sale(sku, sale_id) deletes the sku's sale only if it is that sale (0:
+     *   whichever it is), so that a repeated delete cannot remove a newer sale of the sku.
+     * - sales.sequence_generation: the generation of the sale's purchase numbers. A sequence of
+     *   generation g lies in [g * 10^9 + 1, (g + 1) * 10^9] (no generation can use more: a sale
+     *   sells at most its initial stock, at most 10^9, per rebuild). When Redis has lost a sale's
+     *   record of the numbers it issued (its stream is gone, or it is behind this table), the
+     *   rebuild records a new generation here first, then numbers continue in it, so that a
+     *   number issued before the loss, and lost with it, is never issued again (reconcile.c).
+     * - redis_data_losses: every loss a reconciler detected, until an operator acknowledges it
+     *   (`flashsale data-loss --acknowledge`); /health is degraded meanwhile, on every instance. */
+    "CREATE FUNCTION flashsale_delete_sale(target_sku TEXT, target_sale_id BIGINT) RETURNS BIGINT"
+    "  LANGUAGE plpgsql VOLATILE AS $$"
+    "  DECLARE"
+    "    deleted_sale_id BIGINT;"
+    "  BEGIN"
+    "    DELETE FROM sales WHERE sku = target_sku AND (target_sale_id = 0 OR sale_id = target_sale_id)"
+    "      RETURNING sale_id INTO deleted_sale_id;"
+    "    DELETE FROM purchases WHERE sale_id = deleted_sale_id;"
+    "    RETURN deleted_sale_id;"
+    "  END $$;"
+    "ALTER TABLE sales ADD COLUMN sequence_generation BIGINT NOT NULL DEFAULT 0;"
+    "CREATE TABLE redis_data_losses ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  detected_ms BIGINT NOT NULL,"
+    "  detail TEXT NOT NULL,"
+    "  acknowledged_ms BIGINT);",
 };
 
 static_assert(sizeof(migrations) / sizeof(migrations[0]) == PG_SCHEMA_VERSION,

@@ -5,13 +5,16 @@
  * numbered and applied in order inside one transaction each, under an advisory lock, so that
  * several servers and workers starting at once migrate exactly once. Table and column names are
  * those of the embedded SQLite ledger, so tests and tools query both modes alike:
- *   sales(sale_id, sku, product_name, initial_stock, start_ms, end_ms, created_ms)
+ *   sales(sale_id, sku, product_name, initial_stock, start_ms, end_ms, created_ms,
+ *         sequence_generation)
  *   purchases(purchase_no, sale_id, sequence, sku, user_id, purchased_ms),
  *     PRIMARY KEY (sale_id, sequence), UNIQUE (sku, user_id)
  *   audit_events(id, at_ms, sku, user_id, outcome, purchase_no)
+ *   redis_data_losses(id, detected_ms, detail, acknowledged_ms)
  * purchases has no foreign key to sales, for the worker's speed: a sale is deleted only through
- * flashsale_delete_sale(sku), which with the worker's lock on the sale rows keeps the guarantee
- * the foreign key gave (no purchase outlives its sale); see migration 2 in pg_schema.c.
+ * flashsale_delete_sale(sku[, sale_id]), which with the worker's lock on the sale rows keeps the
+ * guarantee the foreign key gave (no purchase outlives its sale); see migration 2 in pg_schema.c.
+ * sequence_generation and redis_data_losses are migration 3's.
  */
 #ifndef FLASHSALE_PG_SCHEMA_H
 #define FLASHSALE_PG_SCHEMA_H
@@ -20,7 +23,7 @@
 #include <stddef.h>
 
 /* The newest schema version: the number of migrations. */
-#define PG_SCHEMA_VERSION 2
+#define PG_SCHEMA_VERSION 3
 
 /* Brings the schema to the newest version; returns 0, or -1 with one human line in err. */
 int pg_schema_migrate(PGconn *conn, char *err, size_t err_size);

@@ -281,18 +281,31 @@ redis_script_t redis_sale_page_script = {
         "return result\n",
 };
 
+/* The stream's last ID ever added (XTRIM and XDEL do not lower it) as a sequence, or -1. */
+#define LUA_STREAM_LAST \
+    "local function stream_last(key)\n" \
+    "  if redis.call('EXISTS', key) == 0 then return -1 end\n" \
+    "  local info = redis.call('XINFO', 'STREAM', key)\n" \
+    "  for i = 1, #info, 2 do\n" \
+    "    if info[i] == 'last-generated-id' then return tonumber(string.match(info[i + 1], '^(%d+)')) end\n" \
+    "  end\n" \
+    "  return -1\n" \
+    "end\n"
+
 /*
  * The first step of rebuilding an absent sale: copies the orders of the sale still in its stream
  * into the staging hash, before the caller reads PostgreSQL's buyers into it too. In this order,
  * because the worker deletes an entry once PostgreSQL committed it: an order gone from the stream
  * by now was committed before PostgreSQL is read, and one still here is copied, so the union
  * misses none. Read the other way round, an order committed and deleted between the two reads
- * would be in neither.
+ * would be in neither. It also tells the highest sequence the stream ever took: every success
+ * is XADDed with its sequence, so while the stream lives this is the last number issued.
  */
 redis_script_t redis_sale_snapshot_script = {
     .body =
         "#!lua\n"
         LUA_ENTRY_FIELDS
+        LUA_STREAM_LAST
         "local copied = 0\n"
         "for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do\n"
         "  local order = entry_fields(entry)\n"
@@ -303,7 +316,7 @@ redis_script_t redis_sale_snapshot_script = {
         "  end\n"
         "end\n"
         "if copied > 0 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end\n"
-        "return copied\n",
+        "return {copied, stream_last(KEYS[1])}\n",
 };
 
 /*
@@ -311,32 +324,48 @@ redis_script_t redis_sale_snapshot_script = {
  * see the snapshot script). It acts only when the sale hash is absent: while it is absent no
  * purchase can be decided, so no order has been added to the stream since the snapshot, and a
  * present hash is never touched — stock is never reset under running purchases. The next
- * sequence stays above every sequence ever used, the stream's last ID included, so purchase
- * numbers are not reused and XADD's explicit IDs keep increasing.
+ * sequence stays above the floor the reconciler computed and the stream's last ID, so purchase
+ * numbers are not reused and XADD's explicit IDs keep increasing (reconcile.h says how the floor
+ * covers numbers lost with the stream).
  */
 redis_script_t redis_sale_rebuild_script = {
     .body =
         "#!lua\n"
+        LUA_STREAM_LAST
         "local current = redis.call('HGET', KEYS[1], 'sale_id')\n"
         "if current == ARGV[1] then redis.call('DEL', KEYS[4]) return 0 end\n"
         "if current then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end\n"
         "local staged = redis.call('HGETALL', KEYS[4])\n"
         "for i = 1, #staged, 2 do redis.call('HSETNX', KEYS[2], staged[i], staged[i + 1]) end\n"
-        "local last = tonumber(ARGV[7])\n"
-        "if redis.call('EXISTS', KEYS[3]) == 1 then\n"
-        "  local info = redis.call('XINFO', 'STREAM', KEYS[3])\n"
-        "  for i = 1, #info, 2 do\n"
-        "    if info[i] == 'last-generated-id' then\n"
-        "      last = math.max(last, tonumber(string.match(info[i + 1], '^(%d+)')))\n"
-        "    end\n"
-        "  end\n"
-        "end\n"
+        "local last = math.max(tonumber(ARGV[7]), stream_last(KEYS[3]))\n"
         "local stock = math.max(tonumber(ARGV[3]) - redis.call('HLEN', KEYS[2]), 0)\n"
         "redis.call('HSET', KEYS[1], 'sale_id', ARGV[1], 'product_name', ARGV[2],\n"
         "  'initial_stock', ARGV[3], 'stock', stock, 'start_ms', ARGV[4], 'end_ms', ARGV[5],\n"
         "  'created_ms', ARGV[6], 'next_sequence', last + 1)\n"
         "redis.call('DEL', KEYS[4])\n"
         LUA_CREATE_GROUP
+        "return 1\n",
+};
+
+/*
+ * A sale Redis has but is behind PostgreSQL on (reconcile.c): the orders PostgreSQL holds and
+ * Redis lacks come back as buyers, the stock is counted again from the buyers (every success
+ * records one and takes one unit), and the numbers continue at a new generation. One atomic step,
+ * so purchases see the sale before or after, and a second reconciler finds it done.
+ */
+redis_script_t redis_sale_repair_script = {
+    .body =
+        "#!lua\n"
+        "local sale = redis.call('HMGET', KEYS[1], 'sale_id', 'next_sequence', 'initial_stock')\n"
+        "if sale[1] ~= ARGV[1] or tonumber(sale[2]) >= tonumber(ARGV[2]) then\n"
+        "  redis.call('DEL', KEYS[3])\n"
+        "  return 0\n"
+        "end\n"
+        "local staged = redis.call('HGETALL', KEYS[3])\n"
+        "for i = 1, #staged, 2 do redis.call('HSETNX', KEYS[2], staged[i], staged[i + 1]) end\n"
+        "local stock = math.max(tonumber(sale[3]) - redis.call('HLEN', KEYS[2]), 0)\n"
+        "redis.call('HSET', KEYS[1], 'next_sequence', ARGV[2], 'stock', tostring(stock))\n"
+        "redis.call('DEL', KEYS[3])\n"
         "return 1\n",
 };
 
@@ -361,7 +390,8 @@ int redis_sale_load_scripts(redisContext *redis, char *err, size_t err_size)
     redis_script_t *scripts[] = {
         &redis_sale_purchase_script, &redis_sale_create_script,  &redis_sale_read_script,
         &redis_sale_update_script,   &redis_sale_delete_script,  &redis_sale_page_script,
-        &redis_sale_snapshot_script, &redis_sale_rebuild_script, &redis_sale_sold_out_script,
+        &redis_sale_snapshot_script, &redis_sale_rebuild_script, &redis_sale_repair_script,
+        &redis_sale_sold_out_script,
     };
     for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++)
         if (redis_script_load(redis, scripts[i], err, err_size) != 0)

@@ -57,10 +57,15 @@ int redis_sale_decode(redisReply *const *fields, sale_t *sale);
  *   page      KEYS sale, orders; ARGV first_sequence, count
  *             -> nil without a sale, else {sale_id, last_sequence, then per order of this sale:
  *                sequence, purchase_no, user_id, purchased_ms}
- *   snapshot  KEYS orders, staging; ARGV sale_id, staging_ttl_seconds -> orders copied
- *             (user_id -> "<purchase_no>|<purchased_ms>", as in buyers)
+ *   snapshot  KEYS orders, staging; ARGV sale_id, staging_ttl_seconds -> {orders copied (user_id ->
+ *             "<purchase_no>|<purchased_ms>", as in buyers), the stream's last sequence or -1
+ *             without a stream}
  *   rebuild   KEYS sale, buyers, orders, staging; ARGV sale_id, product_name, initial_stock,
- *             start_ms, end_ms, created_ms, max_persisted_sequence -> 1 rebuilt, 0 present
+ *             start_ms, end_ms, created_ms, sequence_floor (numbers continue above it and above
+ *             the stream's last) -> 1 rebuilt, 0 present
+ *   repair    KEYS sale, buyers, staging; ARGV sale_id, next_sequence -> 1 when the sale's next
+ *             sequence was below next_sequence: raised to it, the staged buyers added and the stock
+ *             counted again; 0 otherwise (another sale, or repaired already)
  *   sold_out  KEYS sale, buyers; ARGV max_buyers -> nil unless the sale exists, its stock is 0 and
  *             it has at most max_buyers buyers; else {sale_id, start_ms, end_ms, {user_id,
  *             "<purchase_no>|<purchased_ms>", ...}} (the buyers hash, whole)
@@ -73,6 +78,7 @@ extern redis_script_t redis_sale_delete_script;
 extern redis_script_t redis_sale_page_script;
 extern redis_script_t redis_sale_snapshot_script;
 extern redis_script_t redis_sale_rebuild_script;
+extern redis_script_t redis_sale_repair_script;
 extern redis_script_t redis_sale_sold_out_script;
 
 /* The purchase script writes the refusals' codes negated, as the literals -3, -4 and -5. */
