@@ -24,26 +24,42 @@ static const http_route_t routes[] = {
     {"DELETE", "/api/v1/products/{sku}", api_delete_product, "product", HTTP_ROUTE_ADMIN, 0},
     {"GET", "/api/v1/products/{sku}/purchases", api_list_product_purchases, "product_purchases",
      HTTP_ROUTE_ADMIN, 0},
+    {"POST", "/api/v1/auth/register", api_register, "register", 0, 0},
+    {"POST", "/api/v1/auth/login", api_login, "login", 0, 0},
     {"GET", "/health", api_get_health, "health", 0, 0},
     {"GET", "/metrics", api_get_metrics, "metrics", 0, 0},
 };
 
-/* Comparing fixed-size hashes in constant time leaks neither the key's bytes nor its length. */
-static bool authorize_admin(const http_request_t *request, void *data)
+/* The identity rules of every loop: admin key, auth mode and what tokens must say. */
+static void init_identity(api_identity_t *identity, const api_options_t *options)
 {
-    const api_t *api = data;
-    h2o_iovec_t key = http_request_header(request, "x-admin-key");
-    unsigned char hash[crypto_generichash_BYTES];
-
-    crypto_generichash(hash, sizeof(hash), (const unsigned char *)(key.base == NULL ? "" : key.base), key.len,
-                       NULL, 0);
-    if (key.base != NULL && sodium_memcmp(hash, api->admin_key_hash, sizeof(hash)) == 0)
-        return true;
-    http_reply_error(request, 401, "UNAUTHORIZED", "a valid X-Admin-Key header is required", NULL);
-    return false;
+    *identity = (api_identity_t){
+        .jwt = options->jwt,
+        .rules = {.key = options->verify_key, .issuer = options->issuer, .audience = options->audience}};
+    crypto_generichash(identity->admin_key_hash, sizeof(identity->admin_key_hash),
+                       (const unsigned char *)options->admin_key, strlen(options->admin_key), NULL, 0);
 }
 
-api_t *api_create(engine_t *engine, const char *admin_key, size_t loop_count, char *err, size_t err_size)
+/* Registration and login, with their password pool, when there is a secret to sign tokens. */
+static int init_accounts(api_accounts_t *accounts, const api_options_t *options, char *err, size_t err_size)
+{
+    password_pool_options_t pool = {.threads = API_PASSWORD_THREADS,
+                                    .queue_max = options->login_queue,
+                                    .opslimit = API_PASSWORD_OPSLIMIT,
+                                    .memlimit = API_PASSWORD_MEMLIMIT};
+
+    *accounts = (api_accounts_t){.signer = options->signing_key,
+                                 .token_ttl_s = options->token_ttl_s,
+                                 .issuer = options->issuer,
+                                 .audience = options->audience};
+    if (accounts->signer == NULL)
+        return 0;
+    accounts->passwords = password_pool_create(&pool, err, err_size);
+    return accounts->passwords != NULL ? 0 : -1;
+}
+
+api_t *api_create(engine_t *engine, const api_options_t *options, size_t loop_count, char *err,
+                  size_t err_size)
 {
     api_t *api = calloc(1, sizeof(*api));
 
@@ -55,11 +71,15 @@ api_t *api_create(engine_t *engine, const char *admin_key, size_t loop_count, ch
     api->engine = engine;
     api->loop_count = loop_count;
     api->started_ms = clock_monotonic_ms();
-    crypto_generichash(api->admin_key_hash, sizeof(api->admin_key_hash), (const unsigned char *)admin_key,
-                       strlen(admin_key), NULL, 0);
-    api->router =
-        http_router_create(routes, sizeof(routes) / sizeof(routes[0]), authorize_admin, api, err, err_size);
-    if (api->router == NULL) {
+    init_identity(&api->identity, options);
+    if (api_limits_init(&api->limits,
+                        &(api_limits_options_t){.per_ip = options->rate_per_ip,
+                                                .per_user = options->rate_per_user,
+                                                .trusted_proxies = options->trusted_proxies},
+                        err, err_size) != 0 ||
+        init_accounts(&api->accounts, options, err, err_size) != 0 ||
+        (api->router = http_router_create(routes, sizeof(routes) / sizeof(routes[0]),
+                                          api_identity_authorize_admin, api, err, err_size)) == NULL) {
         api_destroy(api);
         return NULL;
     }
@@ -70,6 +90,9 @@ void api_destroy(api_t *api)
 {
     if (api->router != NULL)
         http_router_destroy(api->router);
+    if (api->accounts.passwords != NULL)
+        password_pool_destroy(api->accounts.passwords);
+    api_limits_dispose(&api->limits);
     free(api->counters);
     free(api);
 }
@@ -88,12 +111,21 @@ int api_loop_start(api_t *api, http_loop_t *loop, char *err, size_t err_size)
         return -1;
     }
     *state = (api_loop_t){.api = api, .counters = &api->counters[loop->index]};
-    if ((state->engine = engine_attach(api->engine, loop->context.loop)) == NULL) {
-        snprintf(err, err_size, "the storage engine refused a loop thread");
-        free(state);
+    /* set first, so that api_loop_stop undoes whatever part of this succeeded */
+    loop->data = state;
+    if (api->identity.jwt && (state->tokens = token_cache_create(API_TOKEN_CACHE_ENTRIES)) == NULL) {
+        snprintf(err, err_size, "out of memory for the token cache");
         return -1;
     }
-    loop->data = state;
+    if (api->accounts.passwords != NULL &&
+        (state->passwords = password_pool_attach(api->accounts.passwords, loop->context.loop)) == NULL) {
+        snprintf(err, err_size, "out of memory for the password pool");
+        return -1;
+    }
+    if ((state->engine = engine_attach(api->engine, loop->context.loop)) == NULL) {
+        snprintf(err, err_size, "the storage engine refused a loop thread");
+        return -1;
+    }
     return 0;
 }
 
@@ -104,7 +136,12 @@ void api_loop_stop(api_t *api, http_loop_t *loop)
     (void)api;
     if (state == NULL)
         return;
-    engine_detach(state->engine);
+    /* hashes still running answer first: their callbacks may call the engine */
+    if (state->passwords != NULL)
+        password_pool_detach(state->passwords);
+    if (state->engine != NULL)
+        engine_detach(state->engine);
+    token_cache_destroy(state->tokens);
     free(state);
     loop->data = NULL;
 }

@@ -54,13 +54,20 @@ static void reply_status(const http_request_t *request, const engine_result_t *r
     }
 }
 
+void api_call_end(api_call_t *call)
+{
+    --call->request.loop->in_flight;
+    if (call->request.req != NULL)
+        call->guard->call = NULL;
+    explicit_bzero(api_call_extra(call), call->extra_size);
+    free(call);
+}
+
 void api_call_answer(void *ctx, const engine_result_t *result)
 {
     api_call_t *call = ctx;
 
-    --call->request.loop->in_flight;
     if (call->request.req != NULL) {
-        call->guard->call = NULL;
         if (result->status == ENGINE_OK) {
             http_reply_body(&call->request);
             call->render(call, result);
@@ -68,19 +75,29 @@ void api_call_answer(void *ctx, const engine_result_t *result)
             reply_status(&call->request, result, call->not_found);
         }
     }
-    free(call);
+    api_call_end(call);
 }
 
 api_call_t *api_call_start(const http_request_t *request, api_render_fn render, const char *not_found)
 {
-    api_call_t *call = malloc(sizeof(*call));
+    return api_call_start_extra(request, render, not_found, 0);
+}
+
+api_call_t *api_call_start_extra(const http_request_t *request, api_render_fn render, const char *not_found,
+                                 size_t extra)
+{
+    api_call_t *call = malloc(sizeof(*call) + extra);
 
     if (call == NULL) {
         api_reply_unavailable(request);
         return NULL;
     }
-    *call =
-        (api_call_t){.request = *request, .render = render, .not_found = not_found, .success_status = 200};
+    *call = (api_call_t){.request = *request,
+                         .render = render,
+                         .not_found = not_found,
+                         .success_status = 200,
+                         .extra_size = extra};
+    memset(api_call_extra(call), 0, extra);
     call->guard = h2o_mem_alloc_shared(&request->req->pool, sizeof(*call->guard), on_request_disposed);
     call->guard->call = call;
     ++request->loop->in_flight;

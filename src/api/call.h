@@ -31,6 +31,7 @@ struct api_call {
     const char *not_found; /* the message of a 404 */
     bool admin;            /* render sales as products */
     int success_status;
+    size_t extra_size; /* the handler's own state after the call (api_call_extra) */
 };
 
 /* The loop's API state and engine handle of a request. */
@@ -45,8 +46,25 @@ static inline api_loop_t *api_loop_of(const http_request_t *request)
  */
 api_call_t *api_call_start(const http_request_t *request, api_render_fn render, const char *not_found);
 
+/*
+ * As api_call_start, followed by extra zeroed bytes for the handler's own state between the steps
+ * of a request that takes several (a rate-limit decision, a password hash, then the engine). The
+ * bytes are wiped when the call is freed, since they may hold a password.
+ */
+api_call_t *api_call_start_extra(const http_request_t *request, api_render_fn render, const char *not_found,
+                                 size_t extra);
+
+/* The extra bytes of a call started with api_call_start_extra. */
+static inline void *api_call_extra(api_call_t *call)
+{
+    return call + 1;
+}
+
 /* The engine callback of every call: replies unless the client is gone, then frees the call. */
 void api_call_answer(void *ctx, const engine_result_t *result);
+
+/* Ends a call that no engine answer will end: it replied by other means, or its client is gone. */
+void api_call_end(api_call_t *call);
 
 /* 503 SERVICE_UNAVAILABLE: the store did not answer (the outcome may be unknown). */
 void api_reply_unavailable(const http_request_t *request);

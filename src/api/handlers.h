@@ -21,6 +21,10 @@ void api_update_product(const http_request_t *request);
 void api_delete_product(const http_request_t *request);
 void api_list_product_purchases(const http_request_t *request);
 
+/* auth.c: built-in accounts */
+void api_register(const http_request_t *request);
+void api_login(const http_request_t *request);
+
 /* operations.c: for load balancers and monitoring */
 void api_get_health(const http_request_t *request);
 void api_get_metrics(const http_request_t *request);

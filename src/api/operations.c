@@ -4,10 +4,12 @@
  * engine's own series.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "api/call.h"
 #include "api/handlers.h"
+#include "api/limits.h"
 #include "core/clock.h"
 #include "http/http_json.h"
 #include "http/http_reply.h"
@@ -76,12 +78,57 @@ static void render_outcomes(strbuf_t *out, const api_t *api)
                    unavailable);
 }
 
+/* The sum of one counter over every loop; member is its offset in api_counters_t. */
+static uint64_t sum_counter(const api_t *api, size_t member)
+{
+    uint64_t sum = 0;
+    for (size_t t = 0; t < api->loop_count; ++t)
+        sum += read_counter((const _Atomic uint64_t *)((const char *)&api->counters[t] + member));
+    return sum;
+}
+
+/* Bearer tokens (api/identity.c) and rate limits (api/limits.c). */
+static void render_identity(strbuf_t *out, const api_t *api)
+{
+    strbuf_appendf(
+        out,
+        "# HELP flashsale_token_verifications_total Bearer tokens checked (signature and claims).\n"
+        "# TYPE flashsale_token_verifications_total counter\n"
+        "flashsale_token_verifications_total %" PRIu64 "\n"
+        "# HELP flashsale_token_cache_hits_total Bearer tokens found verified in a loop's cache.\n"
+        "# TYPE flashsale_token_cache_hits_total counter\n"
+        "flashsale_token_cache_hits_total %" PRIu64 "\n",
+        sum_counter(api, offsetof(api_counters_t, token_verifications)),
+        sum_counter(api, offsetof(api_counters_t, token_cache_hits)));
+    strbuf_append_cstr(out,
+                       "# HELP flashsale_rate_limited_total Requests refused 429 by a rate limit, by route.\n"
+                       "# TYPE flashsale_rate_limited_total counter\n");
+    for (size_t route = 0; route < API_LIMIT_ROUTE_COUNT; ++route)
+        strbuf_appendf(
+            out, "flashsale_rate_limited_total{route=\"%s\"} %" PRIu64 "\n",
+            api_limit_route_name((api_limit_route_t)route),
+            sum_counter(api, offsetof(api_counters_t, rate_limited) + route * sizeof(_Atomic uint64_t)));
+    strbuf_appendf(
+        out,
+        "# HELP flashsale_rate_limit_fallbacks_total Limit decisions this instance made alone because "
+        "the shared limiter did not answer.\n"
+        "# TYPE flashsale_rate_limit_fallbacks_total counter\n"
+        "flashsale_rate_limit_fallbacks_total %" PRIu64 "\n"
+        "# HELP flashsale_rate_limit_evictions_total Clients whose bucket was taken over because the "
+        "in-process table was full.\n"
+        "# TYPE flashsale_rate_limit_evictions_total counter\n"
+        "flashsale_rate_limit_evictions_total %" PRIu64 "\n",
+        sum_counter(api, offsetof(api_counters_t, rate_limit_fallbacks)),
+        api->limits.table != NULL ? limiter_table_evictions(api->limits.table) : 0);
+}
+
 static void render_metrics(const api_call_t *call, const engine_result_t *result)
 {
     strbuf_t *body = &call->request.loop->body;
 
     http_server_render_metrics(call->request.loop->server, body);
     render_outcomes(body, api_loop_of(&call->request)->api);
+    render_identity(body, api_loop_of(&call->request)->api);
     strbuf_append(body, result->text, result->text_len);
     http_reply_send(&call->request, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store");
 }

@@ -1,14 +1,19 @@
 /*
  * purchases: POST /api/v1/purchases (a buyer buys one unit) and GET /api/v1/purchases?sku= (a
- * buyer's purchase in a sale). The buyer is the X-User-Id header. This is the purchase path: one
- * engine call per request, and nothing allocated on the way but the call (api/call.c).
+ * buyer's purchase in a sale). The buyer is api/identity.c's (X-User-Id, or the bearer token's
+ * sub); a purchase passes the rate limits (api/limits.c) before the engine is asked. This is the
+ * purchase path: one engine call per request, and nothing allocated on the way but the call
+ * (api/call.c).
  */
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api/body.h"
 #include "api/call.h"
 #include "api/handlers.h"
+#include "api/identity.h"
+#include "api/limits.h"
 #include "api/render.h"
 #include "http/http_json.h"
 #include "http/http_reply.h"
@@ -20,17 +25,11 @@ static void bump(_Atomic uint64_t *counter)
                           memory_order_relaxed);
 }
 
-/* The trimmed X-User-Id in the request pool, or NULL after replying 400. */
-static const char *require_user_id(const http_request_t *request)
-{
-    h2o_iovec_t value = http_request_header_trimmed(request, "x-user-id");
-
-    if (value.base == NULL || !sale_user_id_is_valid(value.base, value.len)) {
-        http_reply_validation_error(request, "X-User-Id", "must be 1-255 bytes without control characters");
-        return NULL;
-    }
-    return http_request_strdup(request, value.base, value.len);
-}
+/* What a purchase keeps while its rate limits are decided (api_call_extra). */
+typedef struct {
+    char sku[SALE_SKU_MAX + 1];
+    char user_id[SALE_USER_ID_MAX + 1];
+} purchase_state_t;
 
 static void render_purchase(const api_call_t *call, const engine_result_t *result)
 {
@@ -75,10 +74,19 @@ static void on_purchase_answer(void *ctx, const engine_result_t *result)
     api_call_answer(ctx, result);
 }
 
+/* The limits let the purchase through: the engine decides it. */
+static void decide_purchase(api_call_t *call)
+{
+    const purchase_state_t *state = api_call_extra(call);
+    engine_purchase(api_loop_of(&call->request)->engine, state->sku, state->user_id, on_purchase_answer,
+                    call);
+}
+
 void api_post_purchase(const http_request_t *request)
 {
-    const char *user_id = require_user_id(request), *field, *message;
+    const char *user_id = api_identity_buyer(request), *field, *message;
     char sku[SALE_SKU_MAX + 1];
+    purchase_state_t *state;
     json_t *body;
     api_call_t *call;
 
@@ -90,8 +98,13 @@ void api_post_purchase(const http_request_t *request)
         http_reply_validation_error(request, field, message);
         return;
     }
-    if ((call = api_call_start(request, render_purchase, "no sale with this sku")) != NULL)
-        engine_purchase(api_loop_of(request)->engine, sku, user_id, on_purchase_answer, call);
+    if ((call = api_call_start_extra(request, render_purchase, "no sale with this sku", sizeof(*state))) ==
+        NULL)
+        return;
+    state = api_call_extra(call);
+    memcpy(state->sku, sku, sizeof(state->sku));
+    snprintf(state->user_id, sizeof(state->user_id), "%s", user_id);
+    api_limits_check(call, API_LIMIT_PURCHASES, user_id, decide_purchase);
 }
 
 static void render_found_purchase(const api_call_t *call, const engine_result_t *result)
@@ -106,7 +119,7 @@ static void render_found_purchase(const api_call_t *call, const engine_result_t 
 
 void api_get_purchase(const http_request_t *request)
 {
-    const char *user_id = require_user_id(request), *sku;
+    const char *user_id = api_identity_buyer(request), *sku;
     char sku_copy[SALE_SKU_MAX + 1];
     api_call_t *call;
 

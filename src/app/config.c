@@ -10,6 +10,7 @@
 const char config_usage[] =
     "usage: flashsale serve [options]     run the HTTP server\n"
     "       flashsale worker [options]    move orders from Redis streams into PostgreSQL\n"
+    "       flashsale user grant-admin USERNAME [storage options]\n"
     "       flashsale loadtest [options]  storm a sale, verify it, report (loadtest --help)\n"
     "       flashsale data-loss [options] list or acknowledge recorded Redis data losses\n"
     "\n"
@@ -23,7 +24,7 @@ const char config_usage[] =
     "  --redis URL         redis://[[USERNAME]:PASSWORD@]HOST[:PORT][/DB]: distributed mode (REDIS_URL)\n"
     "  --postgres URL      postgresql://... (DATABASE_URL), with --redis\n"
     "  --with-worker       run the persister inside the server (distributed mode)\n"
-    "  --log-level LEVEL   error, warn, info or debug (LOG_LEVEL, default info)\n"
+    "  --log-level LEVEL   error, warn, info or debug (LOG_LEVEL, default info)\n" CONFIG_IDENTITY_USAGE
     "  --help              this text\n"
     "\n"
     "connection limits (docs/api.md, Limits; DUR is 500ms, 10s, 2m or seconds):\n"
@@ -46,7 +47,11 @@ const char config_usage[] =
     "\n"
     "data-loss options: --postgres URL (DATABASE_URL) [--acknowledge]\n"
     "  lists the Redis data losses not yet acknowledged (each makes /health \"degraded\" on every\n"
-    "  instance); --acknowledge marks them seen. Safe while servers run.\n";
+    "  instance); --acknowledge marks them seen. Safe while servers run.\n"
+    "\n"
+    "usage: flashsale user grant-admin USERNAME [--data-dir DIR | --redis URL --postgres URL]\n"
+    "       gives an account the admin role, in the store serve uses; the server may keep running, and\n"
+    "       the account's next login carries role admin\n";
 
 enum {
     OPT_LISTEN = 256,
@@ -96,6 +101,7 @@ static const struct option serve_options[] = {
     {"acknowledge", no_argument, NULL, OPT_ACKNOWLEDGE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"help", no_argument, NULL, OPT_HELP},
+    CONFIG_IDENTITY_OPTIONS,
     {NULL, 0, NULL, 0},
 };
 
@@ -249,9 +255,11 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
                *log_level = env_or("LOG_LEVEL", NULL);
     const char *bound_texts[sizeof(bounds) / sizeof(bounds[0])] = {0};
     bool cors_given = false;
+    config_identity_text_t identity;
     int option;
 
     set_defaults(config);
+    config_identity_defaults(&config->identity, &identity);
     optind = 1;
     opterr = 0;
     while ((option = getopt_long(argc, argv, "", serve_options, NULL)) != -1) {
@@ -320,6 +328,11 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
                     bound_texts[i] = optarg;
             break;
         default:
+            if (option >= CONFIG_OPT_AUTH && option < CONFIG_OPT_IDENTITY_END) {
+                if (config_identity_option(&config->identity, &identity, option, optarg, err, err_size) != 0)
+                    return CONFIG_ERROR;
+                break;
+            }
             snprintf(err, err_size, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
             return CONFIG_ERROR;
         }
@@ -373,6 +386,8 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
         snprintf(err, err_size, "the admin key must be at least 8 characters");
         return CONFIG_ERROR;
     }
+    if (serve && config_identity_finish(&config->identity, &identity, err, err_size) != 0)
+        return CONFIG_ERROR;
     return CONFIG_OK;
 }
 
@@ -394,4 +409,60 @@ config_result_t config_parse_worker(config_t *config, int argc, char **argv, cha
 config_result_t config_parse_data_loss(config_t *config, int argc, char **argv, char *err, size_t err_size)
 {
     return parse(config, argc, argv, COMMAND_DATA_LOSS, err, err_size);
+}
+
+config_result_t config_parse_user(config_t *config, int argc, char **argv, const char **username, char *err,
+                                  size_t err_size)
+{
+    static const struct option user_options[] = {
+        {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+        {"redis", required_argument, NULL, OPT_REDIS},
+        {"postgres", required_argument, NULL, OPT_POSTGRES},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    const char *log_level = env_or("LOG_LEVEL", NULL);
+    int option;
+
+    set_defaults(config);
+    optind = 1;
+    opterr = 0;
+    while ((option = getopt_long(argc, argv, "", user_options, NULL)) != -1) {
+        switch (option) {
+        case OPT_HELP:
+            return CONFIG_HELP;
+        case OPT_DATA_DIR:
+            config->data_dir = optarg;
+            break;
+        case OPT_REDIS:
+            config->redis_url = optarg;
+            break;
+        case OPT_POSTGRES:
+            config->postgres_url = optarg;
+            break;
+        case OPT_LOG_LEVEL:
+            log_level = optarg;
+            break;
+        default:
+            snprintf(err, err_size, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+            return CONFIG_ERROR;
+        }
+    }
+    if (argc - optind != 2 || strcmp(argv[optind], "grant-admin") != 0) {
+        snprintf(err, err_size,
+                 "usage: flashsale user grant-admin USERNAME [--data-dir DIR | --redis URL "
+                 "--postgres URL]");
+        return CONFIG_ERROR;
+    }
+    *username = argv[optind + 1];
+    if (log_level != NULL && log_parse_level(log_level, &config->log_level) != 0) {
+        snprintf(err, err_size, "log level must be error, warn, info or debug, got '%s'", log_level);
+        return CONFIG_ERROR;
+    }
+    if ((config->redis_url == NULL) != (config->postgres_url == NULL)) {
+        snprintf(err, err_size, "distributed mode needs both --redis and --postgres");
+        return CONFIG_ERROR;
+    }
+    return CONFIG_OK;
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "app/config_identity.h"
 #include "core/log.h"
 #include "http/http_cors.h"
 
@@ -37,7 +38,8 @@ typedef struct {
     unsigned max_headers;
     unsigned max_body_bytes;
     bool http2;
-    http_cors_t cors; /* --cors-origin, may be repeated; owned: config_dispose */
+    http_cors_t cors;           /* --cors-origin, may be repeated; owned: config_dispose */
+    config_identity_t identity; /* --auth, --jwt-*, rate limits, trusted proxies */
 } config_t;
 
 typedef enum {
@@ -53,6 +55,12 @@ void config_dispose(config_t *config);
 config_result_t config_parse_serve(config_t *config, int argc, char **argv, char *err, size_t err_size);
 /* Parses `worker` arguments: only the two URLs (and --help) are meaningful. */
 config_result_t config_parse_worker(config_t *config, int argc, char **argv, char *err, size_t err_size);
+/*
+ * Parses `user grant-admin USERNAME` (argv[0] is "user"): the storage flags of serve (--data-dir,
+ * or --redis and --postgres) and --log-level; *username points into argv.
+ */
+config_result_t config_parse_user(config_t *config, int argc, char **argv, const char **username, char *err,
+                                  size_t err_size);
 /* Parses `data-loss` arguments: --postgres (required) and --acknowledge. */
 config_result_t config_parse_data_loss(config_t *config, int argc, char **argv, char *err, size_t err_size);
 

@@ -21,10 +21,12 @@
 #include "api/api.h"
 #include "app/config.h"
 #include "app/demo.h"
+#include "app/identity_keys.h"
 #include "core/log.h"
 #include "distributed/engine_distributed.h"
 #include "distributed/postgres/data_loss.h"
 #include "distributed/worker/worker.h"
+#include "embedded/accounts.h"
 #include "embedded/engine_embedded.h"
 #include "http/conn_limit.h"
 #include "http/http_server.h"
@@ -107,6 +109,8 @@ static void *run_worker_thread(void *arg)
 typedef struct {
     api_t *api;
     bool demo;
+    const config_t *config;
+    const identity_keys_t *keys;
 } serving_t;
 
 /* On each loop's thread before the server accepts: the API's state, and the demo sale on loop 0. */
@@ -116,6 +120,9 @@ static int start_loop(http_loop_t *loop, void *data, char *err, size_t err_size)
 
     if (api_loop_start(serving->api, loop, err, err_size) != 0)
         return -1;
+    /* said once the port is ours, so that a refused start stays one line */
+    if (loop->index == 0)
+        identity_keys_log(serving->config, serving->keys);
     if (serving->demo && loop->index == 0)
         return demo_sale_prepare(api_loop_engine(loop), loop->context.loop, err, err_size);
     return 0;
@@ -130,13 +137,20 @@ static void stop_loop(http_loop_t *loop, void *data)
 /* Serves the API on engine until a stop signal; returns 0, or -1 with one line in err. */
 static int run_server(const config_t *config, engine_t *engine, size_t nofile, char *err, size_t err_size)
 {
-    serving_t serving = {.demo = config->demo};
+    identity_keys_t keys;
+    serving_t serving = {.demo = config->demo, .config = config, .keys = &keys};
+    api_options_t options;
     size_t max_connections =
         config->max_connections != 0 ? config->max_connections : conn_limit_default(nofile, config->threads);
     int result;
 
-    if ((serving.api = api_create(engine, config->admin_key, (size_t)config->threads, err, err_size)) == NULL)
+    if (identity_keys_load(config, &keys, err, err_size) != 0)
         return -1;
+    options = identity_keys_api_options(config, &keys);
+    if ((serving.api = api_create(engine, &options, (size_t)config->threads, err, err_size)) == NULL) {
+        identity_keys_free(&keys);
+        return -1;
+    }
     result = http_server_run(
         &(http_server_options_t){
             .listen = config->listen,
@@ -163,6 +177,7 @@ static int run_server(const config_t *config, engine_t *engine, size_t nofile, c
         },
         err, err_size);
     api_destroy(serving.api);
+    identity_keys_free(&keys);
     return result;
 }
 
@@ -240,6 +255,29 @@ static int worker(int argc, char **argv)
     return 0;
 }
 
+/* `flashsale user grant-admin USERNAME`: the account's next login carries role admin. */
+static int user(int argc, char **argv)
+{
+    const char *username = NULL;
+    char err[512];
+    config_t config;
+    int status, rc;
+
+    if ((status = finish_parse(config_parse_user(&config, argc, argv, &username, err, sizeof(err)), &config,
+                               err)) >= 0)
+        return status;
+    if (config.postgres_url != NULL)
+        rc = engine_distributed_grant_admin(config.postgres_url, username, err, sizeof(err));
+    else
+        rc = accounts_grant_admin(config.data_dir, username, err, sizeof(err));
+    if (rc != 0) {
+        cli_print(stderr, "flashsale: %s\n", err);
+        return 1;
+    }
+    cli_print(stdout, "flashsale: %s is an administrator from the next login on\n", username);
+    return 0;
+}
+
 static void print_line(void *ctx, const char *line)
 {
     (void)ctx;
@@ -273,6 +311,8 @@ int main(int argc, char **argv)
         return serve(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "worker") == 0)
         return worker(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "user") == 0)
+        return user(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "loadtest") == 0) {
         char err[600];
         int status = loadtest_main(argc - 1, argv + 1, err, sizeof(err));

@@ -28,6 +28,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/account.h"
+#include "core/rate.h"
 #include "core/sale.h"
 
 /* h2o's event loop (h2o_loop_t), declared here so that the domain does not include the server. */
@@ -40,8 +42,9 @@ typedef struct engine_loop engine_loop_t;
 
 typedef enum {
     ENGINE_OK = 0,
-    ENGINE_NOT_FOUND,      /* no sale with that sku, or no purchase of that user */
-    ENGINE_CONFLICT,       /* create: the sku holds a sale with other fields */
+    ENGINE_NOT_FOUND, /* no sale with that sku, or no purchase of that user */
+    ENGINE_CONFLICT, /* create: the sku holds a sale with other fields; create_account: invalid_field is taken
+                      */
     ENGINE_NOT_MODIFIABLE, /* update: the sale is no longer UPCOMING */
     ENGINE_INVALID,        /* update: the fields do not fit the sale (see invalid_field) */
     ENGINE_UNAVAILABLE,    /* the store could not answer in time; the outcome may be unknown */
@@ -59,6 +62,16 @@ typedef struct {
     double latency_ms;  /* < 0 when not measured */
     const char *detail; /* NULL or a short human text */
 } engine_check_t;
+
+/*
+ * One rate limit a request counts against (see check_limits): the client's name in the limiter
+ * ("purchases:ip:203.0.113.7", "login:user:alice") and the rate it is held to.
+ */
+typedef struct {
+    const char *name;
+    size_t name_len;
+    const rate_t *rate;
+} engine_limit_t;
 
 /*
  * What an operation answers. Only the fields named for that operation are set; everything it
@@ -79,7 +92,12 @@ typedef struct {
     const sale_purchase_t *purchases;
     size_t purchase_count;
     const char *next_cursor;
-    /* update_sale with ENGINE_INVALID */
+    /* create_account, find_account */
+    const account_t *account;
+    /* check_limits: refused, and how long until the same request would be allowed */
+    bool limited;
+    int64_t retry_after_us;
+    /* update_sale with ENGINE_INVALID; create_account with ENGINE_CONFLICT ("username", "email") */
     const char *invalid_field;
     const char *invalid_message;
     /* health */
@@ -116,6 +134,21 @@ typedef struct {
                            engine_cb cb, void *ctx);
     void (*health)(engine_loop_t *loop, engine_cb cb, void *ctx);
     void (*metrics)(engine_loop_t *loop, engine_cb cb, void *ctx);
+
+    /* account: checked with the account_*_is_valid rules, its password already hashed; the
+     * username and the email must be new in any ASCII case (ENGINE_CONFLICT names the one taken) */
+    void (*create_account)(engine_loop_t *loop, const account_t *account, engine_cb cb, void *ctx);
+    /* login: a username, or an email when it holds an @, in any ASCII case; read from the store
+     * itself, so a role changed by `flashsale user grant-admin` shows at once */
+    void (*find_account)(engine_loop_t *loop, const char *login, engine_cb cb, void *ctx);
+    /*
+     * Decides one request against count (1..2) limits at once, in buckets every instance of the
+     * deployment shares: allowed only if every limit allows, and only then counted. NULL for an
+     * engine that has no shared store (the API then decides in process). ENGINE_UNAVAILABLE when
+     * the shared buckets are out of reach.
+     */
+    void (*check_limits)(engine_loop_t *loop, const engine_limit_t *limits, size_t count, engine_cb cb,
+                         void *ctx);
 } engine_ops_t;
 
 /* The first member of every implementation's engine. */
@@ -199,6 +232,29 @@ static inline void engine_health(engine_loop_t *loop, engine_cb cb, void *ctx)
 static inline void engine_metrics(engine_loop_t *loop, engine_cb cb, void *ctx)
 {
     loop->engine->ops->metrics(loop, cb, ctx);
+}
+
+static inline void engine_create_account(engine_loop_t *loop, const account_t *account, engine_cb cb,
+                                         void *ctx)
+{
+    loop->engine->ops->create_account(loop, account, cb, ctx);
+}
+
+static inline void engine_find_account(engine_loop_t *loop, const char *login, engine_cb cb, void *ctx)
+{
+    loop->engine->ops->find_account(loop, login, cb, ctx);
+}
+
+/* Whether check_limits exists: the engine shares rate limits between instances. */
+static inline bool engine_shares_limits(const engine_loop_t *loop)
+{
+    return loop->engine->ops->check_limits != NULL;
+}
+
+static inline void engine_check_limits(engine_loop_t *loop, const engine_limit_t *limits, size_t count,
+                                       engine_cb cb, void *ctx)
+{
+    loop->engine->ops->check_limits(loop, limits, count, cb, ctx);
 }
 
 #endif

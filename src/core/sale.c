@@ -147,8 +147,7 @@ static bool is_control(uint32_t code_point)
     return code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F);
 }
 
-/* 1 to max bytes of well-formed UTF-8 without control characters. */
-static bool is_short_text(const char *text, size_t len, size_t max)
+bool sale_text_is_valid(const char *text, size_t len, size_t max)
 {
     if (len < 1 || len > max)
         return false;
@@ -165,12 +164,12 @@ static bool is_short_text(const char *text, size_t len, size_t max)
 
 bool sale_product_name_is_valid(const char *name, size_t len)
 {
-    return is_short_text(name, len, SALE_PRODUCT_NAME_MAX);
+    return sale_text_is_valid(name, len, SALE_PRODUCT_NAME_MAX);
 }
 
 bool sale_user_id_is_valid(const char *user_id, size_t len)
 {
-    return is_short_text(user_id, len, SALE_USER_ID_MAX);
+    return sale_text_is_valid(user_id, len, SALE_USER_ID_MAX);
 }
 
 /*

@@ -92,6 +92,8 @@ sale_outcome_t sale_decide(const sale_t *sale, bool already_purchased, int64_t n
 
 /* 1-64 of [A-Za-z0-9-]. */
 bool sale_sku_is_valid(const char *sku, size_t len);
+/* 1 to max bytes of well-formed UTF-8 without control characters: the rule of every free text. */
+bool sale_text_is_valid(const char *text, size_t len, size_t max);
 /* 1-255 bytes of UTF-8 without control characters. */
 bool sale_product_name_is_valid(const char *name, size_t len);
 /* The caller trims surrounding blanks first; then 1-255 bytes of UTF-8 without control characters. */

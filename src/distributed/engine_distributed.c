@@ -30,6 +30,7 @@
 #include "distributed/engine_distributed_internal.h"
 #include "distributed/outbox.h"
 #include "distributed/postgres/pg_schema.h"
+#include "distributed/redis/redis_limit.h"
 #include "distributed/redis/redis_sale.h"
 
 /* How long a purchase may wait for Redis before it is answered as unavailable. */
@@ -423,6 +424,9 @@ static const engine_ops_t distributed_ops = {
     .list_purchases = distributed_list_purchases,
     .health = distributed_health,
     .metrics = distributed_metrics,
+    .create_account = distributed_create_account,
+    .find_account = distributed_find_account,
+    .check_limits = distributed_check_limits,
 };
 
 /* An acknowledged purchase is on disk only if Redis fsyncs its append-only file before replying. */
@@ -450,6 +454,8 @@ static int prepare_stores(const redis_address_t *address, const char *postgres_u
     if (redis_address_connect(address, REDIS_TIMEOUT_MS, &redis, err, err_size) != REDIS_CONNECT_OK)
         return -1;
     int result = redis_sale_load_scripts(redis, err, err_size);
+    if (result == 0)
+        result = redis_script_load(redis, &redis_limit_script, err, err_size);
     if (result == 0)
         warn_unless_durable(redis);
     PGconn *pg = result == 0 ? PQconnectdb(postgres_url) : NULL;

@@ -20,4 +20,11 @@
 engine_t *engine_distributed_open(const char *redis_url, const char *postgres_url, char *err,
                                   size_t err_size);
 
+/*
+ * For `flashsale user grant-admin`: gives the account named username (any ASCII case) the admin
+ * role in PostgreSQL, blocking; the server need not stop. 0, or -1 with one line in err.
+ */
+int engine_distributed_grant_admin(const char *postgres_url, const char *username, char *err,
+                                   size_t err_size);
+
 #endif

@@ -98,6 +98,12 @@ void distributed_update_sale(engine_loop_t *handle, const char *sku, const sale_
 void distributed_delete_sale(engine_loop_t *handle, const char *sku, uint64_t sale_id, engine_cb cb,
                              void *ctx);
 
+/* The engine_ops_t entries of distributed_accounts.c (accounts and rate limits). */
+void distributed_create_account(engine_loop_t *handle, const account_t *account, engine_cb cb, void *ctx);
+void distributed_find_account(engine_loop_t *handle, const char *login, engine_cb cb, void *ctx);
+void distributed_check_limits(engine_loop_t *handle, const engine_limit_t *limits, size_t count, engine_cb cb,
+                              void *ctx);
+
 /* The engine_ops_t entries of distributed_reads.c. */
 void distributed_get_purchase(engine_loop_t *handle, const char *sku, const char *user_id, engine_cb cb,
                               void *ctx);

@@ -12,6 +12,8 @@
 #include "core/buyer_index.h"
 #include "core/clock.h"
 #include "core/strbuf.h"
+#include "embedded/account_ops.h"
+#include "embedded/accounts.h"
 #include "embedded/audit.h"
 #include "embedded/ledger.h"
 
@@ -60,6 +62,7 @@ typedef struct embedded_loop {
     h2o_timeout_t expiry_timeout;
     h2o_timeout_entry_t expiry_entry; /* linked while anyone waits */
     strbuf_t metrics;                 /* the text of /metrics, rebuilt per scrape */
+    account_ops_t *accounts;
     struct embedded_loop *next;
 } embedded_loop_t;
 
@@ -67,6 +70,7 @@ struct embedded_engine {
     engine_t super;
     ledger_t *ledger;
     audit_t *audit;
+    accounts_t *accounts;
 
     pthread_mutex_t lock; /* guards everything below */
     sale_entry_t **slots; /* open addressing by sku, NULL = empty; at most half full */
@@ -634,6 +638,12 @@ static engine_loop_t *embedded_attach(engine_t *base, h2o_loop_t *h2o_loop)
     h2o_timeout_init(h2o_loop, &loop->expiry_timeout, EXPIRY_CHECK_MS);
     loop->expiry_entry.cb = on_expiry_check;
     strbuf_init(&loop->metrics);
+    if ((loop->accounts = account_ops_attach(engine->accounts, h2o_loop)) == NULL) {
+        h2o_timeout_dispose(h2o_loop, &loop->expiry_timeout);
+        strbuf_dispose(&loop->metrics);
+        free(loop);
+        return NULL;
+    }
     loop->queue = h2o_multithread_create_queue(h2o_loop);
     h2o_multithread_register_receiver(loop->queue, &loop->receiver, on_wake);
     pthread_mutex_lock(&engine->loops_lock);
@@ -651,6 +661,7 @@ static void embedded_detach(engine_loop_t *base)
     /* the ledger keeps committing until close, and the expiry check bounds the wait */
     while (!h2o_linklist_is_empty(&loop->waiters))
         h2o_evloop_run(loop->h2o_loop, 10);
+    account_ops_detach(loop->accounts);
     h2o_timeout_unlink(&loop->expiry_entry);
     h2o_timeout_dispose(loop->h2o_loop, &loop->expiry_timeout);
     pthread_mutex_lock(&engine->loops_lock);
@@ -673,6 +684,7 @@ static void embedded_close(engine_t *base)
     assert(engine->loops == NULL);
     ledger_close(engine->ledger);
     audit_close(engine->audit);
+    accounts_close(engine->accounts);
     for (size_t i = 0; i < engine->slot_count; ++i)
         if (engine->slots[i] != NULL)
             free_entry(engine->slots[i]);
@@ -680,6 +692,17 @@ static void embedded_close(engine_t *base)
     pthread_mutex_destroy(&engine->lock);
     pthread_mutex_destroy(&engine->loops_lock);
     free(engine);
+}
+
+/* Accounts are read and written on the accounts thread (embedded/accounts.h), never on the loop. */
+static void embedded_create_account(engine_loop_t *base, const account_t *account, engine_cb cb, void *ctx)
+{
+    account_ops_create(to_loop(base)->accounts, account, cb, ctx);
+}
+
+static void embedded_find_account(engine_loop_t *base, const char *login, engine_cb cb, void *ctx)
+{
+    account_ops_find(to_loop(base)->accounts, login, cb, ctx);
 }
 
 static const engine_ops_t embedded_ops = {
@@ -696,6 +719,8 @@ static const engine_ops_t embedded_ops = {
     .list_purchases = embedded_list_purchases,
     .health = embedded_health,
     .metrics = embedded_metrics,
+    .create_account = embedded_create_account,
+    .find_account = embedded_find_account,
 };
 
 static int load_sale(void *arg, const sale_t *sale)
@@ -740,7 +765,8 @@ engine_t *engine_embedded_open(const char *data_dir, char *err, size_t err_size)
         goto Error;
     }
     engine->next_sale_id = ledger_next_sale_id(engine->ledger);
-    if (audit_open(data_dir, &engine->audit, err, err_size) != 0)
+    if (audit_open(data_dir, &engine->audit, err, err_size) != 0 ||
+        accounts_open(data_dir, &engine->accounts, err, err_size) != 0)
         goto Error;
     if (ledger_start(engine->ledger, on_durable, engine) != 0) {
         snprintf(err, err_size, "cannot start the ledger writer thread");
@@ -749,6 +775,8 @@ engine_t *engine_embedded_open(const char *data_dir, char *err, size_t err_size)
     return &engine->super;
 
 Error:
+    if (engine->accounts != NULL)
+        accounts_close(engine->accounts);
     if (engine->audit != NULL)
         audit_close(engine->audit);
     if (engine->ledger != NULL)

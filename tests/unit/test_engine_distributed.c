@@ -65,6 +65,11 @@ typedef struct {
     char check_details[4][128]; /* the checks' details point here */
     size_t check_count;
     char text[4096];
+    bool has_account;
+    account_t account;
+    char invalid_field[32];
+    bool limited;
+    int64_t retry_after_us;
 } answer_t;
 
 static void on_answer(void *ctx, const engine_result_t *result)
@@ -95,6 +100,12 @@ static void on_answer(void *ctx, const engine_result_t *result)
     }
     if (result->text != NULL)
         snprintf(answer->text, sizeof(answer->text), "%.*s", (int)result->text_len, result->text);
+    if ((answer->has_account = result->account != NULL))
+        answer->account = *result->account;
+    if (result->invalid_field != NULL)
+        snprintf(answer->invalid_field, sizeof(answer->invalid_field), "%s", result->invalid_field);
+    answer->limited = result->limited;
+    answer->retry_after_us = result->retry_after_us;
 }
 
 static void run_until(fixture_t *fixture, const bool *done)
@@ -1292,6 +1303,116 @@ static void assert_masked(const char *url, const char *expected)
     assert_string_equal(masked, expected);
 }
 
+/* ---- accounts and rate limits ---- */
+
+static account_t make_account(const char *username, const char *email)
+{
+    account_t account = {.role = ACCOUNT_ROLE_BUYER, .created_ms = 1771149600123LL};
+    snprintf(account.username, sizeof(account.username), "%s", username);
+    snprintf(account.email, sizeof(account.email), "%s", email);
+    snprintf(account.full_name, sizeof(account.full_name), "Full name of %s", username);
+    snprintf(account.password_hash, sizeof(account.password_hash), "$argon2id$v=19$m=19456,t=2,p=1$x$%s",
+             username);
+    return account;
+}
+
+static answer_t create_account(fixture_t *fixture, const account_t *account)
+{
+    answer_t answer = {0};
+    engine_create_account(fixture->handle, account, on_answer, &answer);
+    run_until(fixture, &answer.done);
+    return answer;
+}
+
+static answer_t find_account(fixture_t *fixture, const char *login)
+{
+    answer_t answer = {0};
+    engine_find_account(fixture->handle, login, on_answer, &answer);
+    run_until(fixture, &answer.done);
+    return answer;
+}
+
+static void test_accounts_live_in_postgres(void **state)
+{
+    fixture_t *fixture = *state;
+    account_t alice = make_account("Alice", "Alice@Example.com");
+    char err[256] = "";
+
+    assert_int_equal(create_account(fixture, &alice).status, ENGINE_OK);
+    answer_t found = find_account(fixture, "aLiCe");
+    assert_int_equal(found.status, ENGINE_OK);
+    assert_string_equal(found.account.username, "Alice");
+    assert_string_equal(found.account.email, "Alice@Example.com");
+    assert_string_equal(found.account.password_hash, alice.password_hash);
+    assert_string_equal(found.account.full_name, "Full name of Alice");
+    assert_int_equal(found.account.created_ms, 1771149600123LL);
+    assert_int_equal(found.account.role, ACCOUNT_ROLE_BUYER);
+    assert_int_equal(find_account(fixture, "alice@example.COM").status, ENGINE_OK);
+    assert_int_equal(find_account(fixture, "bob").status, ENGINE_NOT_FOUND);
+    assert_int_equal(find_account(fixture, "Alice@example.org").status, ENGINE_NOT_FOUND);
+
+    account_t same_name = make_account("ALICE", "other@example.com"),
+              same_email = make_account("alicia", "alice@EXAMPLE.com");
+    answer_t conflict = create_account(fixture, &same_name);
+    assert_int_equal(conflict.status, ENGINE_CONFLICT);
+    assert_string_equal(conflict.invalid_field, "username");
+    conflict = create_account(fixture, &same_email);
+    assert_int_equal(conflict.status, ENGINE_CONFLICT);
+    assert_string_equal(conflict.invalid_field, "email");
+    PGresult *rows = PQexec(fixture->pg, "SELECT count(*) FROM accounts");
+    assert_string_equal(PQgetvalue(rows, 0, 0), "1");
+    PQclear(rows);
+
+    /* the command line's grant, on its own connection, shows at the next read */
+    assert_int_equal(engine_distributed_grant_admin(fixture->postgres_url, "ALICE", err, sizeof(err)), 0);
+    assert_int_equal(find_account(fixture, "alice").account.role, ACCOUNT_ROLE_ADMIN);
+    assert_int_equal(engine_distributed_grant_admin(fixture->postgres_url, "nobody", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "no account named nobody"));
+}
+
+static answer_t check_limits(engine_loop_t *handle, fixture_t *fixture, const engine_limit_t *limits,
+                             size_t count)
+{
+    answer_t answer = {0};
+    engine_check_limits(handle, limits, count, on_answer, &answer);
+    run_until(fixture, &answer.done);
+    return answer;
+}
+
+/* Two loop handles stand for two instances: both draw from the same buckets in Redis. */
+static void test_limits_are_shared_and_exact(void **state)
+{
+    fixture_t *fixture = *state;
+    const char *error;
+    rate_t slow, fast;
+    assert_int_equal(rate_parse("1/min,burst=3", &slow, &error), 0);
+    assert_int_equal(rate_parse("1/min,burst=100", &fast, &error), 0);
+    engine_loop_t *other = engine_attach(fixture->engine, fixture->loop);
+    assert_non_null(other);
+    assert_true(engine_shares_limits(fixture->handle));
+    engine_limit_t user = {"purchases:user:alice", 20, &slow}, ip = {"purchases:ip:203.0.113.7", 24, &fast};
+    engine_limit_t both[] = {ip, user};
+
+    for (int i = 0; i < 3; i++) {
+        answer_t answer = check_limits(i % 2 == 0 ? fixture->handle : other, fixture, both, 2);
+        assert_int_equal(answer.status, ENGINE_OK);
+        assert_false(answer.limited);
+    }
+    answer_t refused = check_limits(other, fixture, both, 2);
+    assert_int_equal(refused.status, ENGINE_OK);
+    assert_true(refused.limited);
+    /* a minute from the first request, less the moments since */
+    assert_true(refused.retry_after_us > 55 * 1000000LL && refused.retry_after_us <= 60 * 1000000LL);
+    /* the refusal cost the IP nothing: 3 of its 100 tokens are used */
+    for (int i = 0; i < 97; i++)
+        assert_false(check_limits(fixture->handle, fixture, &ip, 1).limited);
+    assert_true(check_limits(fixture->handle, fixture, &ip, 1).limited);
+    /* each key expires when its bucket is full again */
+    long long ttl = redis_int(fixture, "PTTL %s", "flashsale:{limits}:purchases:user:alice");
+    assert_true(ttl > 170 * 1000 && ttl <= 180 * 1000);
+    engine_detach(other);
+}
+
 static void test_redis_url_parsing(void **state)
 {
     (void)state;
@@ -1386,6 +1507,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redis_url_parsing),
         cmocka_unit_test_setup_teardown(test_purchase_follows_the_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accounts_live_in_postgres, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits_are_shared_and_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_is_checked_on_redis_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storm_sells_exactly_the_stock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purchases_of_one_iteration_share_a_script_call, setup, teardown),

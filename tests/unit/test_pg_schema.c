@@ -123,6 +123,29 @@ static void test_enforces_one_purchase_per_user_and_sku(void **state)
     assert_int_equal(exec_status(fixture->conn, sql), PGRES_FATAL_ERROR);
 }
 
+/* Migration 3: usernames and emails are unique in any ASCII case, as in SQLite's NOCASE. */
+static void test_accounts_are_unique_in_any_ascii_case(void **state)
+{
+    fixture_t *fixture = *state;
+    migrate(fixture->conn);
+    const char insert[] = "INSERT INTO accounts (username, email, password_hash, full_name, created_ms)"
+                          " VALUES ('%s', '%s', 'h', 'N', 0)";
+    char sql[512];
+    snprintf(sql, sizeof(sql), insert, "Alice", "Alice@Example.com");
+    exec_ok(fixture->conn, sql);
+    snprintf(sql, sizeof(sql), insert, "ALICE", "other@example.com");
+    assert_int_equal(exec_status(fixture->conn, sql), PGRES_FATAL_ERROR);
+    snprintf(sql, sizeof(sql), insert, "alicia", "alice@EXAMPLE.COM");
+    assert_int_equal(exec_status(fixture->conn, sql), PGRES_FATAL_ERROR);
+    /* beyond ASCII, case is not folded: both modes agree on that too */
+    snprintf(sql, sizeof(sql), insert, "zoe", "ZOË@example.com");
+    exec_ok(fixture->conn, sql);
+    snprintf(sql, sizeof(sql), insert, "zoe2", "zoë@example.com");
+    exec_ok(fixture->conn, sql);
+    assert_int_equal(services_query_int(fixture->conn, "SELECT count(*) FROM accounts WHERE role = 'buyer'"),
+                     3);
+}
+
 static void insert_purchase(PGconn *conn, long long sale_id, const char *sku, long long sequence)
 {
     char sql[512];
@@ -342,6 +365,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_creates_the_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enforces_one_purchase_per_user_and_sku, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accounts_are_unique_in_any_ascii_case, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sale_ids_are_never_reused_and_delete_takes_the_purchases, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_delete_of_a_named_sale_spares_a_newer_one, setup, teardown),

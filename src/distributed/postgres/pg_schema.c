@@ -105,6 +105,20 @@ static const char *const migrations[] = {
     "  detected_ms BIGINT NOT NULL,"
     "  detail TEXT NOT NULL,"
     "  acknowledged_ms BIGINT);",
+    /* 4: built-in accounts (POST /api/v1/auth/register), the columns of the embedded accounts.db.
+     * Usernames and emails are unique in any ASCII case: lower() under the "C" collation folds
+     * A-Z only, as SQLite's NOCASE does, so both modes agree on who is a duplicate; the lookups
+     * of a login use the same expressions, and so these indexes. */
+    "CREATE TABLE accounts ("
+    "  account_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    "  username TEXT NOT NULL,"
+    "  email TEXT NOT NULL,"
+    "  password_hash TEXT NOT NULL,"
+    "  full_name TEXT NOT NULL,"
+    "  role TEXT NOT NULL DEFAULT 'buyer',"
+    "  created_ms BIGINT NOT NULL);"
+    "CREATE UNIQUE INDEX accounts_username_key ON accounts (lower(username COLLATE \"C\"));"
+    "CREATE UNIQUE INDEX accounts_email_key ON accounts (lower(email COLLATE \"C\"));",
 };
 
 static_assert(sizeof(migrations) / sizeof(migrations[0]) == PG_SCHEMA_VERSION,

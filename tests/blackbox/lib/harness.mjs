@@ -45,6 +45,8 @@ export const BIN = path.resolve(repoRoot, process.env.FLASHSALE_BIN || 'build/fl
 // so that a developer's shell cannot change what a test starts.
 const CONFIG_ENV = [
   'LISTEN', 'PORT', 'DATA_DIR', 'ADMIN_KEY', 'THREADS', 'REDIS_URL', 'POSTGRES_URL', 'DATABASE_URL', 'LOG_LEVEL',
+  'AUTH_MODE', 'JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_TTL', 'LOGIN_QUEUE',
+  'RATE_LIMIT_IP', 'RATE_LIMIT_USER', 'TRUSTED_PROXY',
   'MAX_CONNECTIONS', 'SHUTDOWN_TIMEOUT', 'IDLE_TIMEOUT', 'HEADER_TIMEOUT', 'BODY_TIMEOUT', 'MAX_HEADER_BYTES',
   'MAX_HEADERS', 'MAX_BODY_BYTES', 'HTTP2', 'CORS_ORIGIN',
 ];
@@ -299,18 +301,24 @@ function exited(proc) {
  *   nofileLimit  run under `ulimit -n N` (soft and hard file descriptor limit), or {soft, hard}
  *   viaEnv    pass listen, port, data dir, admin key and threads as LISTEN, PORT, DATA_DIR,
  *             ADMIN_KEY, THREADS instead of flags
+ *   store     another server's store (server.store): a second instance on the same data, which
+ *             leaves the store to its owner (distributed mode: the same Redis and PostgreSQL)
  */
 export async function startServer(options = {}) {
   const mode = currentMode();
   const ownsDataDir = !options.dataDir;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'flashsale-bb-')));
   const adminKey = options.adminKey === undefined ? `key-${randomBytes(12).toString('hex')}` : options.adminKey;
-  const store = await mode.store(dataDir);
+  const ownsStore = !options.store;
+  const store = options.store ?? (await mode.store(dataDir));
 
   const server = {
     mode: mode.name,
     adminKey,
     dataDir,
+    store,
+    // The storage flags the mode adds to `serve` (distributed: --redis, --postgres, ...).
+    storeArgs: store.args,
     url: null,
     port: null,
     proc: null,
@@ -430,7 +438,7 @@ export async function startServer(options = {}) {
     async cleanup() {
       if (this.proc) await this.kill();
       this.agent.destroy();
-      await store.dispose?.();
+      if (ownsStore) await store.dispose?.();
       if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
     },
 
