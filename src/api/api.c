@@ -17,6 +17,7 @@ static const http_route_t routes[] = {
     {"POST", "/api/v1/purchases", api_post_purchase, "purchases", 0, 0},
     {"GET", "/api/v1/purchases", api_get_purchase, "purchases", 0, 0},
     {"GET", "/api/v1/sales", api_get_sales, "sales", 0, 0},
+    {"GET", "/api/v1/sales/events", api_get_events, "sales_events", 0, 0},
     {"GET", "/api/v1/products", api_list_products, "products", HTTP_ROUTE_ADMIN, 0},
     {"POST", "/api/v1/products", api_create_product, "products", HTTP_ROUTE_ADMIN, 0},
     {"GET", "/api/v1/products/{sku}", api_get_product, "product", HTTP_ROUTE_ADMIN, 0},
@@ -63,8 +64,11 @@ api_t *api_create(engine_t *engine, const api_options_t *options, size_t loop_co
 {
     api_t *api = calloc(1, sizeof(*api));
 
-    if (api == NULL || (api->counters = calloc(loop_count, sizeof(*api->counters))) == NULL) {
+    if (api == NULL || (api->counters = calloc(loop_count, sizeof(*api->counters))) == NULL ||
+        (api->events = api_events_create(options->max_subscribers, loop_count)) == NULL) {
         snprintf(err, err_size, "out of memory");
+        if (api != NULL)
+            free(api->counters);
         free(api);
         return NULL;
     }
@@ -93,6 +97,7 @@ void api_destroy(api_t *api)
     if (api->accounts.passwords != NULL)
         password_pool_destroy(api->accounts.passwords);
     api_limits_dispose(&api->limits);
+    api_events_destroy(api->events);
     free(api->counters);
     free(api);
 }
@@ -126,6 +131,10 @@ int api_loop_start(api_t *api, http_loop_t *loop, char *err, size_t err_size)
         snprintf(err, err_size, "the storage engine refused a loop thread");
         return -1;
     }
+    if ((state->events = api_events_loop_start(api->events, loop, state->engine)) == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -139,6 +148,9 @@ void api_loop_stop(api_t *api, http_loop_t *loop)
     /* hashes still running answer first: their callbacks may call the engine */
     if (state->passwords != NULL)
         password_pool_detach(state->passwords);
+    /* before the engine handle goes: the events watch it */
+    if (state->events != NULL)
+        api_events_loop_stop(state->events);
     if (state->engine != NULL)
         engine_detach(state->engine);
     token_cache_destroy(state->tokens);

@@ -1,11 +1,12 @@
 /*
  * api: the HTTP API of flashsale — the route table and what each loop of the server keeps for it.
  *
- * One file per resource (purchases.c, sales.c, products.c, operations.c, auth.c; their handlers are
- * listed in handlers.h): a handler reads the request, calls the engine through core/engine.h, and
- * renders the engine's answer (render.c) when it comes, which may be later (api/call.c). The route
- * table in api.c is the one list of every route; a new resource is a new file and new rows there.
- * Who is asking is identity.c's answer and whether they ask too often limits.c's, for every route.
+ * One file per resource (purchases.c, sales.c, events.c, products.c, operations.c, auth.c; their
+ * handlers are listed in handlers.h): a handler reads the request, calls the engine through
+ * core/engine.h, and renders the engine's answer (render.c) when it comes, which may be later
+ * (api/call.c). The route table in api.c is the one list of every route; a new resource is a new
+ * file and new rows there. Who is asking is identity.c's answer and whether they ask too often
+ * limits.c's, for every route.
  *
  * Threading: the api_t is shared by the loops and read-only while they serve (the limiter table
  * and the password pool lock inside); each loop's api_loop_t (its engine handle, counters, token
@@ -19,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/events.h"
 #include "api/identity.h"
 #include "api/limits.h"
 #include "auth/password_pool.h"
@@ -68,6 +70,7 @@ typedef struct {
     size_t login_queue;                        /* password hashes waiting or running at once */
     const rate_t *rate_per_ip, *rate_per_user; /* NULL: no such limit */
     const cidr_list_t *trusted_proxies;
+    size_t max_subscribers; /* event streams open at once, every loop together (events.h) */
 } api_options_t;
 
 typedef struct {
@@ -79,6 +82,7 @@ typedef struct {
     size_t loop_count;
     int64_t started_ms; /* monotonic, for /health's uptime */
     http_router_t *router;
+    api_events_t *events;
 } api_t;
 
 /* What a loop keeps for the API: http_loop_t.data. */
@@ -88,6 +92,7 @@ typedef struct {
     api_counters_t *counters;
     token_cache_t *tokens;           /* jwt mode only */
     password_pool_loop_t *passwords; /* with accounts only */
+    api_events_loop_t *events;
 } api_loop_t;
 
 /*
@@ -103,7 +108,7 @@ const http_router_t *api_router(const api_t *api);
 
 /* On the loop's thread: attaches it to the engine (loop->data is then its api_loop_t). */
 int api_loop_start(api_t *api, http_loop_t *loop, char *err, size_t err_size);
-/* On the loop's thread, after it drained: detaches it. */
+/* On the loop's thread, after it drained (its event streams ended): detaches it. */
 void api_loop_stop(api_t *api, http_loop_t *loop);
 
 /* The engine handle of a started loop. */

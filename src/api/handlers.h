@@ -13,6 +13,9 @@ void api_get_purchase(const http_request_t *request);
 /* sales.c: the public view of the sales */
 void api_get_sales(const http_request_t *request);
 
+/* events.c: the sales as they change, as server-sent events */
+void api_get_events(const http_request_t *request);
+
 /* products.c: the administrators' view of the sales, and their purchases */
 void api_list_products(const http_request_t *request);
 void api_create_product(const http_request_t *request);

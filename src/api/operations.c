@@ -128,6 +128,7 @@ static void render_metrics(const api_call_t *call, const engine_result_t *result
 
     http_server_render_metrics(call->request.loop->server, body);
     render_outcomes(body, api_loop_of(&call->request)->api);
+    api_events_render_metrics(api_loop_of(&call->request)->api->events, body);
     render_identity(body, api_loop_of(&call->request)->api);
     strbuf_append(body, result->text, result->text_len);
     http_reply_send(&call->request, 200, "text/plain; version=0.0.4; charset=utf-8", "no-store");

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/events.h"
+#include "http/event_stream.h"
+
 const char config_usage[] =
     "usage: flashsale serve [options]     run the HTTP server\n"
     "       flashsale worker [options]    move orders from Redis streams into PostgreSQL\n"
@@ -24,6 +27,10 @@ const char config_usage[] =
     "  --redis URL         redis://[[USERNAME]:PASSWORD@]HOST[:PORT][/DB]: distributed mode (REDIS_URL)\n"
     "  --postgres URL      postgresql://... (DATABASE_URL), with --redis\n"
     "  --with-worker       run the persister inside the server (distributed mode)\n"
+    "  --max-subscribers N live event streams per server; beyond, 503 (MAX_SUBSCRIBERS, default 20000)\n"
+    "  --events-heartbeat D  a ': ping' on every event stream this often (EVENTS_HEARTBEAT, default 15s)\n"
+    "  --events-stall D    an event stream whose reader took nothing this long is cut off\n"
+    "                      (EVENTS_STALL, default 10s); D is 500ms, 10s, 2m or bare seconds\n"
     "  --log-level LEVEL   error, warn, info or debug (LOG_LEVEL, default info)\n" CONFIG_IDENTITY_USAGE
     "  --help              this text\n"
     "\n"
@@ -75,6 +82,9 @@ enum {
     OPT_CORS_ORIGIN,
     OPT_ACKNOWLEDGE,
     OPT_LOG_LEVEL,
+    OPT_MAX_SUBSCRIBERS,
+    OPT_EVENTS_HEARTBEAT,
+    OPT_EVENTS_STALL,
     OPT_HELP
 };
 
@@ -100,6 +110,9 @@ static const struct option serve_options[] = {
     {"cors-origin", required_argument, NULL, OPT_CORS_ORIGIN},
     {"acknowledge", no_argument, NULL, OPT_ACKNOWLEDGE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"max-subscribers", required_argument, NULL, OPT_MAX_SUBSCRIBERS},
+    {"events-heartbeat", required_argument, NULL, OPT_EVENTS_HEARTBEAT},
+    {"events-stall", required_argument, NULL, OPT_EVENTS_STALL},
     {"help", no_argument, NULL, OPT_HELP},
     CONFIG_IDENTITY_OPTIONS,
     {NULL, 0, NULL, 0},
@@ -126,28 +139,22 @@ static int parse_int(const char *text, int min, int max, int *out)
     return 0;
 }
 
-/* A duration: digits with "ms", "s" or "m", or bare digits meaning seconds; at most max_ms. */
+/* A duration: digits with "ms", "s" or "m", or bare digits meaning seconds, in [min_ms, max_ms]. */
 static int parse_duration_ms(const char *text, unsigned min_ms, unsigned max_ms, unsigned *out)
 {
-    unsigned long long value = 0, scale = 1000;
-    size_t digits = 0;
+    char *end;
+    unsigned long long value, scale = 1000;
 
-    if (text == NULL)
+    if (text == NULL || text[0] < '0' || text[0] > '9')
         return -1;
-    for (; text[digits] >= '0' && text[digits] <= '9'; ++digits) {
-        value = value * 10 + (unsigned long long)(text[digits] - '0');
-        if (value > max_ms)
-            return -1;
-    }
-    if (digits == 0)
-        return -1;
-    if (strcmp(text + digits, "ms") == 0)
+    value = strtoull(text, &end, 10);
+    if (strcmp(end, "ms") == 0)
         scale = 1;
-    else if (strcmp(text + digits, "m") == 0)
+    else if (strcmp(end, "m") == 0)
         scale = 60000;
-    else if (strcmp(text + digits, "s") != 0 && text[digits] != '\0')
+    else if (strcmp(end, "s") != 0 && *end != '\0')
         return -1;
-    if (value * scale < min_ms || value * scale > max_ms)
+    if (value > max_ms || value * scale < min_ms || value * scale > max_ms)
         return -1;
     *out = (unsigned)(value * scale);
     return 0;
@@ -241,6 +248,9 @@ static void set_defaults(config_t *config)
         .max_headers = 100,
         .max_body_bytes = 16384,
         .log_level = LOG_INFO,
+        .max_subscribers = API_EVENTS_MAX_SUBSCRIBERS,
+        .events_heartbeat_ms = EVENT_STREAM_HEARTBEAT_MS,
+        .events_stall_ms = EVENT_STREAM_STALL_MS,
     };
     config->http2 = env_or("HTTP2", NULL) != NULL && strcmp(env_or("HTTP2", ""), "0") != 0;
 }
@@ -252,7 +262,8 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
 {
     bool serve = command == COMMAND_SERVE;
     const char *port = env_or("PORT", NULL), *threads = env_or("THREADS", NULL),
-               *log_level = env_or("LOG_LEVEL", NULL);
+               *log_level = env_or("LOG_LEVEL", NULL), *max_subscribers = env_or("MAX_SUBSCRIBERS", NULL),
+               *heartbeat = env_or("EVENTS_HEARTBEAT", NULL), *stall = env_or("EVENTS_STALL", NULL);
     const char *bound_texts[sizeof(bounds) / sizeof(bounds[0])] = {0};
     bool cors_given = false;
     config_identity_text_t identity;
@@ -327,6 +338,15 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
                 if (bounds[i].option == option)
                     bound_texts[i] = optarg;
             break;
+        case OPT_MAX_SUBSCRIBERS:
+            max_subscribers = optarg;
+            break;
+        case OPT_EVENTS_HEARTBEAT:
+            heartbeat = optarg;
+            break;
+        case OPT_EVENTS_STALL:
+            stall = optarg;
+            break;
         default:
             if (option >= CONFIG_OPT_AUTH && option < CONFIG_OPT_IDENTITY_END) {
                 if (config_identity_option(&config->identity, &identity, option, optarg, err, err_size) != 0)
@@ -354,6 +374,22 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
     if (serve && !cors_given && env_or("CORS_ORIGIN", NULL) != NULL &&
         http_cors_add(&config->cors, env_or("CORS_ORIGIN", NULL), err, err_size) != 0)
         return CONFIG_ERROR;
+    if (max_subscribers != NULL && parse_int(max_subscribers, 1, 1000000, &config->max_subscribers) != 0) {
+        snprintf(err, err_size, "max-subscribers must be a number from 1 to 1000000, got '%s'",
+                 max_subscribers);
+        return CONFIG_ERROR;
+    }
+    if (heartbeat != NULL && parse_duration_ms(heartbeat, 100, 3600000, &config->events_heartbeat_ms) != 0) {
+        snprintf(err, err_size,
+                 "events-heartbeat must be a duration from 100ms to 60m (500ms, 15s, 2m), got '%s'",
+                 heartbeat);
+        return CONFIG_ERROR;
+    }
+    if (stall != NULL && parse_duration_ms(stall, 100, 3600000, &config->events_stall_ms) != 0) {
+        snprintf(err, err_size,
+                 "events-stall must be a duration from 100ms to 60m (500ms, 10s, 2m), got '%s'", stall);
+        return CONFIG_ERROR;
+    }
     if (log_level != NULL && log_parse_level(log_level, &config->log_level) != 0) {
         snprintf(err, err_size, "log level must be error, warn, info or debug, got '%s'", log_level);
         return CONFIG_ERROR;

@@ -147,6 +147,7 @@ static int run_server(const config_t *config, engine_t *engine, size_t nofile, c
     if (identity_keys_load(config, &keys, err, err_size) != 0)
         return -1;
     options = identity_keys_api_options(config, &keys);
+    options.max_subscribers = (size_t)config->max_subscribers;
     if ((serving.api = api_create(engine, &options, (size_t)config->threads, err, err_size)) == NULL) {
         identity_keys_free(&keys);
         return -1;
@@ -157,6 +158,13 @@ static int run_server(const config_t *config, engine_t *engine, size_t nofile, c
             .port = config->port,
             .threads = config->threads,
             .router = api_router(serving.api),
+            .streams =
+                {
+                    .retry_ms = EVENT_STREAM_RETRY_MS,
+                    .heartbeat_ms = config->events_heartbeat_ms,
+                    .stall_ms = config->events_stall_ms,
+                    .queue_max = EVENT_STREAM_QUEUE_MAX,
+                },
             .loop_start = start_loop,
             .loop_stop = stop_loop,
             .data = &serving,

@@ -16,6 +16,11 @@
  * Durability. An engine calls back only with what is durable: a purchase is reported as
  * successful — or as ALREADY_PURCHASED, or shown by a lookup — only once its order is on disk.
  *
+ * Changes. The one way to learn that sales changed is a loop's watcher (watch below): the engine
+ * hands it every sale as it is now, soon after any change, coalesced per loop, and the watcher
+ * works out what changed. A state that follows from the clock alone (a sale starting or ending
+ * with no purchase) is no change of the engine: the watcher derives it from the sale's times.
+ *
  * Retries. ENGINE_UNAVAILABLE leaves the outcome of a write unknown, so every admin write may be
  * repeated with the same effect as once (sale_matches_create, sale_update_changes): a create that
  * finds the same sale answers ENGINE_OK with it, an update that changes nothing answers ENGINE_OK
@@ -36,6 +41,8 @@
 struct st_h2o_evloop_t;
 
 #define ENGINE_PURCHASE_PAGE_MAX 1000
+/* See watch: the longest a lost change notice can go unnoticed in distributed mode. */
+#define ENGINE_WATCH_RESYNC_MS 5000
 
 typedef struct engine engine_t;
 typedef struct engine_loop engine_loop_t;
@@ -110,6 +117,9 @@ typedef struct {
 
 typedef void (*engine_cb)(void *ctx, const engine_result_t *result);
 
+/* Every sale as it is now, in sale_id order; owned by the engine, valid only during the call. */
+typedef void (*engine_watch_cb)(void *ctx, const sale_t *sales, size_t count);
+
 typedef struct {
     /* Called on each event-loop thread before it serves; NULL on failure. */
     engine_loop_t *(*attach)(engine_t *engine, struct st_h2o_evloop_t *loop);
@@ -135,6 +145,21 @@ typedef struct {
     void (*health)(engine_loop_t *loop, engine_cb cb, void *ctx);
     void (*metrics)(engine_loop_t *loop, engine_cb cb, void *ctx);
 
+    /*
+     * Sets the loop's one watcher (cb NULL removes it; detach removes it too). The engine calls it
+     * on the loop's thread, from the loop and never inside another call: once soon after watch(),
+     * then after every change of a sale — a purchase, a create, an update or a delete, through
+     * any loop (distributed: any instance). Calls are coalesced: a loop is woken at most once
+     * until its watcher ran, whatever the number of changes meanwhile, so a purchase storm costs
+     * a loop one call per wake-up, not one per purchase; consecutive calls may show the same sales.
+     *   embedded: after the group commit that holds the change (a few milliseconds);
+     *   distributed: purchases within a Redis round trip (the purchase script publishes the stock
+     *   and one subscription per instance hears it), admin writes within two round trips (they
+     *   publish their sku, and each loop then reads its status snapshot again); every loop also
+     *   reads it again every ENGINE_WATCH_RESYNC_MS, which repairs a notice lost with a
+     *   connection or a crashed instance.
+     */
+    void (*watch)(engine_loop_t *loop, engine_watch_cb cb, void *ctx);
     /* account: checked with the account_*_is_valid rules, its password already hashed; the
      * username and the email must be new in any ASCII case (ENGINE_CONFLICT names the one taken) */
     void (*create_account)(engine_loop_t *loop, const account_t *account, engine_cb cb, void *ctx);
@@ -232,6 +257,11 @@ static inline void engine_health(engine_loop_t *loop, engine_cb cb, void *ctx)
 static inline void engine_metrics(engine_loop_t *loop, engine_cb cb, void *ctx)
 {
     loop->engine->ops->metrics(loop, cb, ctx);
+}
+
+static inline void engine_watch(engine_loop_t *loop, engine_watch_cb cb, void *ctx)
+{
+    loop->engine->ops->watch(loop, cb, ctx);
 }
 
 static inline void engine_create_account(engine_loop_t *loop, const account_t *account, engine_cb cb,

@@ -33,6 +33,20 @@ static void admin_changed(distributed_loop_t *loop)
         ;
 }
 
+static void ignore_reply(void *data, redisReply *reply)
+{
+    (void)data;
+    (void)reply;
+}
+
+/* Tells the subscription of every instance (sale_changes.h) that the sale changed; its live events
+ * follow from there. Not awaited: the write is applied whether or not anyone listens. */
+static void publish_change(distributed_loop_t *loop, const char *sku)
+{
+    const char *argv[] = {"PUBLISH", OUTBOX_CHANGES_CHANNEL, sku};
+    redis_client_command(loop->redis, 3, argv, NULL, ignore_reply, NULL);
+}
+
 /* ---- create_sale ---- */
 
 typedef struct {
@@ -55,6 +69,7 @@ static void on_create_added(void *data, redisReply *reply)
         return;
     }
     admin_changed(create->op.loop);
+    publish_change(create->op.loop, create->sale.sku);
     engine_result_t result = {.status = ENGINE_OK, .sale = &create->sale};
     distributed_answer(&create->op, &result);
 }
@@ -252,6 +267,7 @@ static void on_update_applied(void *data, redisReply *reply)
     }
     if (code == REDIS_UPDATE_OK) {
         admin_changed(update->op.loop);
+        publish_change(update->op.loop, update->sku);
         engine_result_t result = {.status = ENGINE_OK, .sale = &update->updated};
         distributed_answer(&update->op, &result);
         return;
@@ -353,12 +369,6 @@ typedef struct {
     bool applied; /* the delete script ran; its reply precedes the set's */
 } delete_op_t;
 
-static void ignore_reply(void *data, redisReply *reply)
-{
-    (void)data;
-    (void)reply;
-}
-
 /* After SREM: a sale created again meanwhile has its hash, and gets its sku back (outbox.h). */
 static void on_delete_rechecked(void *data, redisReply *reply)
 {
@@ -373,6 +383,7 @@ static void on_delete_rechecked(void *data, redisReply *reply)
         redis_client_command(delete->op.loop->redis, 3, sadd, NULL, ignore_reply, NULL);
     }
     admin_changed(delete->op.loop);
+    publish_change(delete->op.loop, delete->sku);
     distributed_answer_status(&delete->op, ENGINE_OK);
 }
 

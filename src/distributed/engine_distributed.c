@@ -18,6 +18,9 @@
  *
  * Once a sale has sold out, each loop answers its purchases from a copy of its buyers
  * (sold_out_cache), checked against the status snapshot, without a Redis round trip.
+ *
+ * Changes of the sales reach each loop's watcher through one subscription per instance
+ * (sale_changes, distributed_watch.c).
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -382,12 +385,14 @@ static engine_loop_t *distributed_attach(engine_t *handle, h2o_loop_t *h2o_loop)
         free(loop);
         return NULL;
     }
+    distributed_watch_attach(loop);
     return &loop->super;
 }
 
 static void distributed_detach(engine_loop_t *handle)
 {
     distributed_loop_t *loop = (distributed_loop_t *)handle;
+    distributed_watch_detach(loop);
     /* Batches not yet sent are sent, to be answered "no answer" by the client's destruction. */
     flush_batches(loop);
     /* Callbacks run with "no answer" here never touch the other store, so the order is free. */
@@ -404,6 +409,7 @@ static void distributed_detach(engine_loop_t *handle)
 static void distributed_close(engine_t *handle)
 {
     distributed_engine_t *engine = (distributed_engine_t *)handle;
+    sale_changes_stop(engine->changes);
     worker_lag_sampler_stop(engine->lag_sampler);
     reconciler_stop(engine->reconciler);
     free(engine->postgres_url);
@@ -424,6 +430,7 @@ static const engine_ops_t distributed_ops = {
     .list_purchases = distributed_list_purchases,
     .health = distributed_health,
     .metrics = distributed_metrics,
+    .watch = distributed_watch,
     .create_account = distributed_create_account,
     .find_account = distributed_find_account,
     .check_limits = distributed_check_limits,
@@ -483,8 +490,11 @@ engine_t *engine_distributed_open(const char *redis_url, const char *postgres_ur
     distributed_engine_t *engine = calloc(1, sizeof(*engine));
     if (engine == NULL || (engine->postgres_url = strdup(postgres_url)) == NULL ||
         (engine->reconciler = reconciler_start(&address, postgres_url)) == NULL ||
-        (engine->lag_sampler = worker_lag_sampler_start(&address)) == NULL) {
+        (engine->lag_sampler = worker_lag_sampler_start(&address)) == NULL ||
+        (engine->changes = sale_changes_start(&address, &engine->generation)) == NULL) {
         snprintf(err, err_size, "out of memory or threads");
+        if (engine != NULL && engine->lag_sampler != NULL)
+            worker_lag_sampler_stop(engine->lag_sampler);
         if (engine != NULL && engine->reconciler != NULL)
             reconciler_stop(engine->reconciler);
         if (engine != NULL)

@@ -2,8 +2,8 @@
  * engine_distributed_internal: what the files of the distributed engine share, and nothing else
  * includes. engine_distributed.c keeps the engine and its loops (lifecycle, the ops table) and the
  * purchase path; distributed_admin.c the admin writes; distributed_reads.c the reads, /health and
- * /metrics. Every operation's context starts with an op_t, is allocated by distributed_op_start
- * and freed by distributed_answer.
+ * /metrics; distributed_watch.c the watcher. Every operation's context starts with an op_t, is allocated by
+ * distributed_op_start and freed by distributed_answer.
  */
 #ifndef FLASHSALE_ENGINE_DISTRIBUTED_INTERNAL_H
 #define FLASHSALE_ENGINE_DISTRIBUTED_INTERNAL_H
@@ -17,6 +17,7 @@
 #include "distributed/postgres/pg_async.h"
 #include "distributed/reconcile.h"
 #include "distributed/redis/redis_client.h"
+#include "distributed/redis/sale_changes.h"
 #include "distributed/sale_snapshot.h"
 #include "distributed/sold_out_cache.h"
 #include "distributed/worker/worker_lag.h"
@@ -39,6 +40,7 @@ typedef struct {
     uint64_t opening_losses;               /* Redis data losses found by the pass at the start */
     reconciler_t *reconciler;
     worker_lag_sampler_t *lag_sampler;
+    sale_changes_t *changes; /* the instance's subscription, for the watchers */
 } distributed_engine_t;
 
 typedef struct purchase_batch purchase_batch_t;
@@ -56,6 +58,23 @@ typedef struct {
     sale_snapshot_t *snapshot;
     sold_out_cache_t *sold_out;
     char metrics[METRICS_TEXT_MAX];
+    /* The watcher (engine.h, watch; distributed_watch.c). */
+    engine_watch_cb watch_cb;
+    void *watch_ctx;
+    atomic_bool watching;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t receiver;
+    h2o_multithread_message_t watch_message;
+    atomic_bool watch_pending; /* watch_message is queued */
+    sale_changes_listener_t listener;
+    sale_t *watch_sales; /* the copy shown to the watcher: the snapshot, under the board's stocks */
+    size_t watch_count;
+    bool watch_valid;
+    uint64_t watch_generation; /* the resync generation the copy was read at */
+    bool watch_reading;        /* a snapshot read for the watcher is in flight */
+    uint64_t reading_generation;
+    h2o_timeout_t watch_resync_timeout; /* ENGINE_WATCH_RESYNC_MS */
+    h2o_timeout_entry_t watch_resync;
 } distributed_loop_t;
 
 /* What every operation keeps until it answers; the first member of each operation's context. */
@@ -98,6 +117,10 @@ void distributed_update_sale(engine_loop_t *handle, const char *sku, const sale_
 void distributed_delete_sale(engine_loop_t *handle, const char *sku, uint64_t sale_id, engine_cb cb,
                              void *ctx);
 
+/* The watcher of distributed_watch.c: its op, and its part of attach and detach. */
+void distributed_watch(engine_loop_t *handle, engine_watch_cb cb, void *ctx);
+void distributed_watch_attach(distributed_loop_t *loop);
+void distributed_watch_detach(distributed_loop_t *loop);
 /* The engine_ops_t entries of distributed_accounts.c (accounts and rate limits). */
 void distributed_create_account(engine_loop_t *handle, const account_t *account, engine_cb cb, void *ctx);
 void distributed_find_account(engine_loop_t *handle, const char *login, engine_cb cb, void *ctx);

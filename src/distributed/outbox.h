@@ -23,19 +23,24 @@
  *                           or on a new node, which makes the server reconcile
  *   flashsale:{SKU}:staging:<unique>  hash of buyers read from PostgreSQL while rebuilding a sale
  *   flashsale:orders:dead   stream of orders that failed FLASHSALE_MAX_DELIVERIES times
- *   flashsale:stock         pub/sub channel: "<sku> <stock>" after every purchase script call
- *                           that sold (one call decides a batch of purchases of one sale)
+ *   flashsale:stock         pub/sub channel: "<sku> <stock> <sale_id>" after every purchase script
+ *                           call that sold (one call decides a batch of purchases of one sale)
+ *   flashsale:changes       pub/sub channel: "<sku>" once a create, update or delete of that sale is
+ *                           applied in Redis (by the server that made it, or by the reconciler)
+ * Both channels are heard by one subscription per server instance (sale_changes.h), for the
+ * live events.
  */
 #ifndef FLASHSALE_OUTBOX_H
 #define FLASHSALE_OUTBOX_H
 
-#define OUTBOX_KEY_PREFIX     "flashsale:"
-#define OUTBOX_SALES_SET      "flashsale:sales"
-#define OUTBOX_READY_KEY      "flashsale:ready"
-#define OUTBOX_DEAD_LETTER    "flashsale:orders:dead"
-#define OUTBOX_STOCK_CHANNEL  "flashsale:stock"
-#define OUTBOX_CONSUMER_GROUP "persisters"
-#define OUTBOX_MAX_DELIVERIES 5
+#define OUTBOX_KEY_PREFIX      "flashsale:"
+#define OUTBOX_SALES_SET       "flashsale:sales"
+#define OUTBOX_READY_KEY       "flashsale:ready"
+#define OUTBOX_DEAD_LETTER     "flashsale:orders:dead"
+#define OUTBOX_STOCK_CHANNEL   "flashsale:stock"
+#define OUTBOX_CHANGES_CHANNEL "flashsale:changes"
+#define OUTBOX_CONSUMER_GROUP  "persisters"
+#define OUTBOX_MAX_DELIVERIES  5
 
 /*
  * Fields of one order entry in flashsale:{SKU}:orders. The rest of the order follows from where

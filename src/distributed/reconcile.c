@@ -173,7 +173,15 @@ static PGresult *persisted_buyers(PGconn *pg, const char *sale_id, char *err, si
 typedef struct {
     bool ready_missing;
     data_loss_report_t report;
+    bool sale_changed; /* the sale at hand was rebuilt or repaired: its change is published */
 } pass_t;
+
+/* Tells every instance's subscription that the sale changed (sale_changes.h); best effort. */
+static void publish_change(redisContext *redis, const char *sku, char *err, size_t err_size)
+{
+    const char *publish[] = {"PUBLISH", OUTBOX_CHANGES_CHANNEL, sku};
+    freeReplyObject(command(redis, err, err_size, 3, publish));
+}
 
 static int rebuild_sale(redisContext *redis, PGconn *pg, PGresult *sales, int row, pass_t *pass, char *err,
                         size_t err_size)
@@ -240,6 +248,7 @@ static int rebuild_sale(redisContext *redis, PGconn *pg, PGresult *sales, int ro
     if (rebuilt == NULL)
         return -1;
     if (rebuilt->integer == 1) {
+        pass->sale_changed = true;
         log_info("reconcile", "rebuilt sale %s (%s) with %d persisted orders", sku, sale_id, rows);
         /* A lost stream is a loss when Redis had the sale: the marker went with it, or PostgreSQL
          * holds orders of it. Otherwise it is a create whose Redis step failed. */
@@ -292,6 +301,7 @@ static int repair_sale(redisContext *redis, PGconn *pg, PGresult *sales, int row
     if (repaired == NULL)
         return -1;
     if (repaired->integer == 1) {
+        pass->sale_changed = true;
         data_loss_cause(&pass->report, "Redis was behind PostgreSQL (a failover to a replica that lagged, or "
                                        "an older copy restored)");
         data_loss_note(&pass->report,
@@ -325,6 +335,7 @@ static int reconcile_sale(redisContext *redis, PGconn *pg, PGresult *sales, int 
         next = 0;
     freeReplyObject(current);
     int result = 0;
+    pass->sale_changed = false;
     if (!present) {
         result = rebuild_sale(redis, pg, sales, row, pass, err, err_size);
     } else if (next > 0) {
@@ -339,7 +350,12 @@ static int reconcile_sale(redisContext *redis, PGconn *pg, PGresult *sales, int 
     const char *sadd[] = {"SADD", OUTBOX_SALES_SET, sku};
     redisReply *added = command(redis, err, err_size, 3, sadd);
     freeReplyObject(added);
-    return added != NULL ? 0 : -1;
+    if (added == NULL)
+        return -1;
+    /* Once listed, so that a loop reading its snapshot on the notice finds the sale. */
+    if (pass->sale_changed)
+        publish_change(redis, sku, err, err_size);
+    return 0;
 }
 
 static bool sku_in(PGresult *sales, const char *sku)
@@ -376,6 +392,7 @@ static int prune_sku(redisContext *redis, PGconn *pg, const char *sku, char *err
             const char *argv[] = {keys.sale, keys.buyers, keys.orders, current->str};
             freeReplyObject(script(redis, err, err_size, &redis_sale_delete_script, 3, 4, argv));
             log_info("reconcile", "removed sale %s (%s), deleted in PostgreSQL", sku, current->str);
+            publish_change(redis, sku, err, err_size);
         }
     }
     freeReplyObject(current);

@@ -62,6 +62,15 @@ typedef struct embedded_loop {
     h2o_timeout_t expiry_timeout;
     h2o_timeout_entry_t expiry_entry; /* linked while anyone waits */
     strbuf_t metrics;                 /* the text of /metrics, rebuilt per scrape */
+    /* The watcher (engine.h, watch). The ledger's writer wakes the loop after a commit newer than
+       what the watcher was last shown, through its own message: once per commit at most, however
+       many purchases the commit holds. */
+    engine_watch_cb watch_cb;
+    void *watch_ctx;
+    h2o_multithread_message_t watch_message;
+    atomic_bool watching;
+    atomic_bool watch_pending;    /* watch_message is queued */
+    _Atomic uint64_t watch_shown; /* the durable sequence read before the watcher's last copy */
     account_ops_t *accounts;
     struct embedded_loop *next;
 } embedded_loop_t;
@@ -176,6 +185,29 @@ static void fill_purchase(sale_purchase_t *out, const sale_entry_t *entry, const
     out->purchased_ms = buyer->purchased_ms;
 }
 
+static int compare_sale_ids(const void *left, const void *right)
+{
+    const sale_t *a = left, *b = right;
+    return a->sale_id < b->sale_id ? -1 : a->sale_id > b->sale_id;
+}
+
+/* Every sale in sale_id order, or NULL when out of memory; the caller frees it. */
+static sale_t *copy_sales(embedded_engine_t *engine, size_t *count)
+{
+    sale_t *sales;
+
+    *count = 0;
+    pthread_mutex_lock(&engine->lock);
+    if ((sales = malloc((engine->sale_count + 1) * sizeof(*sales))) != NULL)
+        for (size_t i = 0; i < engine->slot_count; ++i)
+            if (engine->slots[i] != NULL)
+                sales[(*count)++] = engine->slots[i]->sale;
+    pthread_mutex_unlock(&engine->lock);
+    if (sales != NULL)
+        qsort(sales, *count, sizeof(*sales), compare_sale_ids);
+    return sales;
+}
+
 /* ---- answering once durable -------------------------------------------------------------- */
 
 static void deliver(waiter_t *waiter)
@@ -232,16 +264,55 @@ static void on_expiry_check(h2o_timeout_entry_t *entry)
         h2o_timeout_link(loop->h2o_loop, &loop->expiry_timeout, &loop->expiry_entry);
 }
 
+/* Shows the watcher every sale. The durable sequence is read before the copy: a change missing
+   from the copy was appended after it, so its commit is newer than watch_shown and wakes the loop. */
+static void show_watcher(embedded_loop_t *loop)
+{
+    uint64_t durable = ledger_durable_sequence(loop->engine->ledger);
+    size_t count;
+    sale_t *sales;
+
+    if (loop->watch_cb == NULL)
+        return;
+    if ((sales = copy_sales(loop->engine, &count)) == NULL) {
+        /* out of memory: the next commit tries again */
+        return;
+    }
+    atomic_store(&loop->watch_shown, durable);
+    loop->watch_cb(loop->watch_ctx, sales, count);
+    free(sales);
+}
+
 static void on_wake(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     embedded_loop_t *loop = H2O_STRUCT_FROM_MEMBER(embedded_loop_t, receiver, receiver);
+    bool wake = false, watch = false;
 
-    /* the message is our own static one: unlink it, then allow the next wake before draining so
-       that a commit landing during the drain is not missed */
-    while (!h2o_linklist_is_empty(messages))
-        h2o_linklist_unlink(messages->next);
-    atomic_store(&loop->wake_pending, false);
-    drain(loop);
+    /* the messages are our own static ones: unlink them, then allow the next ones before acting so
+       that a commit landing meanwhile is not missed */
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *message =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&message->link);
+        if (message == &loop->watch_message)
+            watch = true;
+        else
+            wake = true;
+    }
+    if (wake) {
+        atomic_store(&loop->wake_pending, false);
+        drain(loop);
+    }
+    if (watch) {
+        atomic_store(&loop->watch_pending, false);
+        show_watcher(loop);
+    }
+}
+
+static void send_watch(embedded_loop_t *loop)
+{
+    if (!atomic_exchange(&loop->watch_pending, true))
+        h2o_multithread_send_message(&loop->receiver, &loop->watch_message);
 }
 
 /* Runs on the ledger's writer thread after every commit. */
@@ -254,6 +325,8 @@ static void on_durable(void *arg, uint64_t durable_sequence)
         uint64_t head = atomic_load(&loop->head_sequence);
         if (head != 0 && head <= durable_sequence && !atomic_exchange(&loop->wake_pending, true))
             h2o_multithread_send_message(&loop->receiver, &loop->wake_message);
+        if (atomic_load(&loop->watching) && durable_sequence > atomic_load(&loop->watch_shown))
+            send_watch(loop);
     }
     pthread_mutex_unlock(&engine->loops_lock);
 }
@@ -386,30 +459,15 @@ static void embedded_get_sale(engine_loop_t *base, const char *sku, engine_cb cb
     cb(ctx, &result);
 }
 
-static int compare_sale_ids(const void *left, const void *right)
-{
-    const sale_t *a = left, *b = right;
-    return a->sale_id < b->sale_id ? -1 : a->sale_id > b->sale_id;
-}
-
 static void embedded_list_sales(engine_loop_t *base, engine_cb cb, void *ctx)
 {
-    embedded_engine_t *engine = to_loop(base)->engine;
-    sale_t *sales;
-    size_t count = 0;
-
-    pthread_mutex_lock(&engine->lock);
-    if ((sales = malloc((engine->sale_count + 1) * sizeof(*sales))) != NULL)
-        for (size_t i = 0; i < engine->slot_count; ++i)
-            if (engine->slots[i] != NULL)
-                sales[count++] = engine->slots[i]->sale;
-    pthread_mutex_unlock(&engine->lock);
+    size_t count;
+    sale_t *sales = copy_sales(to_loop(base)->engine, &count);
 
     if (sales == NULL) {
         cb(ctx, &(engine_result_t){.status = ENGINE_UNAVAILABLE});
         return;
     }
-    qsort(sales, count, sizeof(*sales), compare_sale_ids);
     cb(ctx, &(engine_result_t){.status = ENGINE_OK, .sales = sales, .sale_count = count});
     free(sales);
 }
@@ -622,6 +680,17 @@ static void embedded_metrics(engine_loop_t *base, engine_cb cb, void *ctx)
     cb(ctx, &(engine_result_t){.status = ENGINE_OK, .text = text->data, .text_len = text->len});
 }
 
+static void embedded_watch(engine_loop_t *base, engine_watch_cb cb, void *ctx)
+{
+    embedded_loop_t *loop = to_loop(base);
+
+    loop->watch_cb = cb;
+    loop->watch_ctx = ctx;
+    atomic_store(&loop->watching, cb != NULL);
+    if (cb != NULL)
+        send_watch(loop);
+}
+
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
 static engine_loop_t *embedded_attach(engine_t *base, h2o_loop_t *h2o_loop)
@@ -658,6 +727,8 @@ static void embedded_detach(engine_loop_t *base)
     embedded_loop_t *loop = to_loop(base), **link;
     embedded_engine_t *engine = loop->engine;
 
+    loop->watch_cb = NULL;
+    atomic_store(&loop->watching, false);
     /* the ledger keeps committing until close, and the expiry check bounds the wait */
     while (!h2o_linklist_is_empty(&loop->waiters))
         h2o_evloop_run(loop->h2o_loop, 10);
@@ -669,6 +740,10 @@ static void embedded_detach(engine_loop_t *base)
         ;
     *link = loop->next;
     pthread_mutex_unlock(&engine->loops_lock);
+    /* No message is sent from here on; one already sent is in the pipe and is taken by the loop
+       (h2o asserts that a receiver goes with no message queued). */
+    while (atomic_load(&loop->wake_pending) || atomic_load(&loop->watch_pending))
+        h2o_evloop_run(loop->h2o_loop, 10);
     h2o_multithread_unregister_receiver(loop->queue, &loop->receiver);
     h2o_multithread_destroy_queue(loop->queue);
     /* h2o 2.2.5 frees the queue itself only in its libuv build; the evloop build leaves it to us. */
@@ -719,6 +794,7 @@ static const engine_ops_t embedded_ops = {
     .list_purchases = embedded_list_purchases,
     .health = embedded_health,
     .metrics = embedded_metrics,
+    .watch = embedded_watch,
     .create_account = embedded_create_account,
     .find_account = embedded_find_account,
 };

@@ -216,14 +216,18 @@ static void on_sent(h2o_socket_t *sock, const char *err)
         read_head(conn);
 }
 
+/* A part of a streamed answer (an event stream) went out: the next part comes when the handler has one. */
 static void on_sent_part(h2o_socket_t *sock, const char *err)
 {
     conn_t *conn = sock->data;
 
-    if (err != NULL)
+    if (err != NULL) {
         close_now(conn);
-    else
-        h2o_proceed_response(&conn->req);
+        return;
+    }
+    /* the write deadline was for this part; between parts the handler decides (its own stall bound) */
+    set_timer(conn, NULL);
+    h2o_proceed_response(&conn->req);
 }
 
 /* Answers an error of the transport and closes the connection after it. */

@@ -22,7 +22,8 @@ struct http_server {
     http_server_options_t options;
     h2o_globalconf_t config;
     http_loop_t *loops;
-    http_metrics_t *metrics; /* one per loop */
+    http_metrics_t *metrics;            /* one per loop */
+    event_stream_stats_t *stream_stats; /* one per loop */
     conn_limit_t connections;
     atomic_bool stopping;
     /* the start gate: guarded by start_lock */
@@ -129,6 +130,10 @@ static void drain(http_loop_t *loop)
     acceptor_close(&loop->acceptor);
     /* HTTP/2 connections (--http2) get a GOAWAY from h2o */
     h2o_context_request_shutdown(&loop->context);
+    /* an event stream is never done by itself: it ends here, its last bytes go out below */
+    if (loop->streams != NULL)
+        event_stream_loop_destroy(loop->streams);
+    loop->streams = NULL;
     http1_stop(&loop->http1);
     while ((loop->acceptor.open > 0 || loop->in_flight > 0) && clock_monotonic_ms() < deadline)
         h2o_evloop_run(loop->context.loop, LOOP_TICK_MS);
@@ -164,6 +169,11 @@ static int init_thread(http_loop_t *loop)
     acceptor_init(&loop->acceptor, loop->context.loop, loop->listen_fd, &server->connections, &callbacks);
     loop->listen_fd = -1;
     loop->listening = true;
+    if ((loop->streams = event_stream_loop_create(loop->context.loop, &server->options.streams,
+                                                  loop->stream_stats)) == NULL) {
+        snprintf(loop->error, sizeof(loop->error), "out of memory");
+        return -1;
+    }
     return server->options.loop_start(loop, server->options.data, loop->error, sizeof(loop->error));
 }
 
@@ -278,7 +288,8 @@ int http_server_run(const http_server_options_t *options, char *err, size_t err_
     conn_limit_init(&server.connections, options->max_connections);
     server.loops = calloc(count, sizeof(*server.loops));
     server.metrics = calloc(count, sizeof(*server.metrics));
-    if (server.loops == NULL || server.metrics == NULL) {
+    server.stream_stats = calloc(count, sizeof(*server.stream_stats));
+    if (server.loops == NULL || server.metrics == NULL || server.stream_stats == NULL) {
         snprintf(err, err_size, "out of memory");
         goto Exit;
     }
@@ -287,6 +298,7 @@ int http_server_run(const http_server_options_t *options, char *err, size_t err_
         loop->server = &server;
         loop->index = i;
         loop->metrics = &server.metrics[i];
+        loop->stream_stats = &server.stream_stats[i];
         loop->listen_fd = -1;
         strbuf_init(&loop->body);
     }
@@ -337,6 +349,7 @@ Exit:
     }
     free(server.loops);
     free(server.metrics);
+    free(server.stream_stats);
     h2o_config_dispose(&server.config);
     return result;
 }
@@ -346,4 +359,5 @@ void http_server_render_metrics(const http_server_t *server, strbuf_t *out)
     size_t path_count;
     const char *const *names = http_router_path_names(server->options.router, &path_count);
     http_metrics_render(out, server->metrics, (size_t)server->options.threads, names);
+    event_stream_render_metrics(out, server->stream_stats, (size_t)server->options.threads);
 }

@@ -23,6 +23,7 @@
 
 #include "core/strbuf.h"
 #include "http/acceptor.h"
+#include "http/event_stream.h"
 #include "http/http1_conn.h"
 #include "http/http_cors.h"
 #include "http/http_metrics.h"
@@ -35,6 +36,7 @@ typedef struct {
     int port;
     int threads;
     const http_router_t *router;
+    event_stream_config_t streams; /* the bounds of every event stream (http/event_stream) */
     /*
      * Run on each loop's thread once its loop, context and listener exist, and before the start
      * gate: no loop accepts a connection before every loop_start returned. Sets loop->data; returns
@@ -61,6 +63,8 @@ struct http_loop {
     size_t in_flight;
     strbuf_t body; /* the reply being built (http_reply) */
     http_metrics_t *metrics;
+    event_stream_loop_t *streams; /* this loop's event streams; a stop ends them first */
+    event_stream_stats_t *stream_stats;
     h2o_accept_ctx_t accept;
     acceptor_t acceptor;
     http1_loop_t http1;
@@ -78,7 +82,7 @@ struct http_loop {
  */
 int http_server_run(const http_server_options_t *options, char *err, size_t err_size);
 
-/* Appends the request metrics of every loop as Prometheus text; from any loop's thread. */
+/* Appends the request and event-stream metrics of every loop as Prometheus text; from any loop's thread. */
 void http_server_render_metrics(const http_server_t *server, strbuf_t *out);
 
 #endif

@@ -206,7 +206,7 @@ redis_script_t redis_sale_purchase_script = {
         "end\n"
         "if sold > 0 then\n"
         "  redis.call('HSET', KEYS[1], 'next_sequence', tostring(sequence), 'stock', tostring(stock))\n"
-        "  redis.call('PUBLISH', '" OUTBOX_STOCK_CHANNEL "', ARGV[1] .. ' ' .. stock)\n"
+        "  redis.call('PUBLISH', '" OUTBOX_STOCK_CHANNEL "', ARGV[1] .. ' ' .. tostring(stock) .. ' ' .. sale[1])\n"
         "end\n"
         "return results\n",
 };

@@ -325,6 +325,9 @@ export async function startServer(options = {}) {
     stdout: '',
     stderr: '',
     agent: keepAliveAgent(16),
+    // The store's own `serve` arguments (e.g. --redis/--postgres): a second instance on the same
+    // store passes them too.
+    storeArgs: store.args,
     // When set, the next launch() runs the server with files limited to this many KiB.
     fileSizeLimitKiB: options.fileSizeLimitKiB ?? null,
     async dbQuery(sql) {

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The live events under a purchase storm: one server instance holds SUBSCRIBERS event streams of
+# one sale (bench/sse_client.c, one process, epoll) while wrk buys that sale as fast as it can.
+#   bench/events.sh [embedded|distributed]    (distributed: REDIS_URL and DATABASE_URL, as run.sh)
+# Prints one RESULT line per storm and a SUMMARY: the subscribers held, the server's memory per
+# subscriber, the storm's throughput without and with them (and their ratio), and the delay from a
+# purchase to its event at the subscribers (p50, p99, max over every 10th stream and a probe
+# purchase every 100 ms, each timed from the moment its request left).
+# SUBSCRIBERS (10000), DURATION (10 s), CONNECTIONS (100, wrk's), PORT (18182); the server runs
+# with --threads 1 on SERVER_CPU (1), wrk on LOAD_CPU (0), the subscribers on CLIENT_CPU (default
+# LOAD_CPU: on two cores the subscribers' client takes its CPU from wrk, which lowers the second
+# storm for reasons outside the server; give it a core of its own where there is one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-embedded}
+port=${PORT:-18182}
+duration=${DURATION:-10}
+connections=${CONNECTIONS:-100}
+subscribers=${SUBSCRIBERS:-10000}
+server_cpu=${SERVER_CPU:-1}
+load_cpu=${LOAD_CPU:-0}
+client_cpu=${CLIENT_CPU:-$load_cpu}
+key=bench-admin-key
+url=http://127.0.0.1:$port
+data=$(mktemp -d)
+
+# The server and the client each hold one socket per stream (each process has its own limit).
+need=$((subscribers + 1024))
+[ "$(ulimit -n)" -ge "$need" ] || ulimit -n "$need" ||
+  { echo "the open file limit is below $need and cannot be raised" >&2; exit 1; }
+
+[ -f build-release/build.ninja ] || meson setup build-release --buildtype=release -Db_ndebug=true >/dev/null
+ninja -C build-release >/dev/null
+
+args=(serve --port "$port" --admin-key "$key" --threads 1 --data-dir "$data" --max-subscribers $((subscribers + 100)))
+[ "$mode" = distributed ] &&
+  args+=(--redis "${REDIS_URL:?set REDIS_URL}" --postgres "${DATABASE_URL:?set DATABASE_URL}" --with-worker)
+taskset -c "$server_cpu" ./build-release/flashsale "${args[@]}" 2>"$data/server.log" &
+server=$!
+client=
+trap 'kill $server $client 2>/dev/null; wait $server $client 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 100); do curl -sf "$url/health" >/dev/null && break; sleep 0.1; done
+
+sku=BENCH-EVENTS-$$
+curl -sf -X POST "$url/api/v1/products" -H "X-Admin-Key: $key" -H 'Content-Type: application/json' \
+  -d "{\"sku\":\"$sku\",\"productName\":\"bench\",\"initialStock\":100000000,\"startTime\":\"2020-01-01T00:00:00Z\",\"endTime\":\"2099-01-01T00:00:00Z\"}" >/dev/null
+
+storm() { # name -> prints its RESULT line, sets rps
+  local line
+  line=$(SKU=$sku USER_PREFIX="$1-$$" taskset -c "$load_cpu" wrk -t1 -c"$connections" -d"${duration}s" \
+    -s bench/purchase.lua "$url" | grep RESULT)
+  printf '%-18s %s\n' "$1" "$line"
+  rps=$(sed -E 's/.*rps=([0-9]+).*/\1/' <<<"$line")
+}
+rss_kib() {
+  awk '$1 == "VmRSS:" { print $2 }' "/proc/$server/status"
+}
+
+# warm up: connections, page cache, allocator
+SKU=$sku USER_PREFIX="warm-$$" taskset -c "$load_cpu" wrk -t1 -c"$connections" -d2s -s bench/purchase.lua "$url" >/dev/null
+storm "without-streams"
+rps_without=$rps
+rss_before=$(rss_kib)
+
+taskset -c "$client_cpu" ./build-release/sse-client subscribe "$port" "/api/v1/sales/events?sku=$sku" \
+  "$subscribers" $((duration + 1)) "$sku" 100 >"$data/client.out" 2>"$data/client.err" &
+client=$!
+until grep -q '^READY' "$data/client.out"; do
+  kill -0 "$client" 2>/dev/null || { cat "$data/client.err" >&2; exit 1; }
+  sleep 0.2
+done
+held=$(awk '$1 == "READY" { print $2 }' "$data/client.out")
+rss_after=$(rss_kib)
+
+storm "with-streams"
+rps_with=$rps
+wait "$client"
+client=
+result=$(grep '^RESULT' "$data/client.out")
+echo "subscribers        $result"
+open_now=$(curl -sf "$url/metrics" | awk '$1 == "flashsale_event_streams" { print $2 }')
+lagged=$(curl -sf "$url/metrics" | awk '$1 == "flashsale_event_streams_lagged_total" { print $2 }')
+window=$(curl -sf "$url/metrics" | awk '$1 == "flashsale_event_window_seconds" { print $2 }')
+
+field() { sed -nE "s/.*$1=([0-9.]+).*/\\1/p" <<<"$result"; }
+awk -v held="$held" -v before="$rss_before" -v after="$rss_after" -v without="$rps_without" -v with="$rps_with" \
+  -v p50="$(field delay_p50_ms)" -v p99="$(field delay_p99_ms)" -v max="$(field delay_max_ms)" \
+  -v lagged="$lagged" -v window="$window" -v mode="$mode" 'BEGIN {
+    printf "SUMMARY mode=%s subscribers=%d memory_per_subscriber_kib=%.1f rps_without=%d rps_with=%d ratio=%.2f delay_p50_ms=%s delay_p99_ms=%s delay_max_ms=%s lagged=%d window_s=%s\n",
+      mode, held, (after - before) / held, without, with, with / without, p50, p99, max, lagged, window
+  }'
+echo "                   (streams still open at the server after the client left: ${open_now:-?})"
