@@ -5,7 +5,8 @@
 #
 #   scripts/fuzz.sh                       every target, 20 s each (what make test runs)
 #   scripts/fuzz.sh http1_head 3600       one target for an hour
-#   FUZZ_JOBS=2 scripts/fuzz.sh redis_url 600   two processes in parallel (logs in build-fuzz/)
+#   FUZZ_JOBS=2 scripts/fuzz.sh redis_url 600   two processes on one target (logs in build-fuzz/)
+#   FUZZ_PARALLEL=1 scripts/fuzz.sh           one target at a time (default: two at a time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,18 +27,42 @@ parallel=()
 [ -z "${FUZZ_JOBS:-}" ] || parallel=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-for t in $targets; do
+
+# One target's run; its status and last words go to its log.
+fuzz_one() {
+  local t=$1 scratch
   scratch=$(mktemp -d)
-  echo "== fuzz $t for ${seconds}s"
-  if ! (cd "$build" && "./tests/fuzz/fuzz_$t" "$scratch" "../tests/fuzz/corpus/$t" -max_total_time="$seconds" \
-      -max_len=4096 -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 "${parallel[@]}" \
-      -artifact_prefix="artifacts/$t-") >"$build/fuzz-$t.log" 2>&1; then
-    tail -n 60 "$build/fuzz-$t.log"
-    echo "fuzz: $t failed; the input is in $build/artifacts/ (add it to tests/fuzz/corpus/$t once fixed)"
-    rm -rf "$scratch"
-    exit 1
-  fi
-  grep -E '^stat::number_of_executed_units|^stat::new_units_added' "$build/fuzz-$t.log" | tr '\n' ' '
-  echo
+  (cd "$build" && "./tests/fuzz/fuzz_$t" "$scratch" "../tests/fuzz/corpus/$t" -max_total_time="$seconds" \
+    -max_len=4096 -timeout=10 -rss_limit_mb=1024 -print_final_stats=1 "${parallel[@]}" \
+    -artifact_prefix="artifacts/$t-") >"$build/fuzz-$t.log" 2>&1
+  local status=$?
   rm -rf "$scratch"
+  return $status
+}
+
+# FUZZ_PARALLEL targets at a time (default 2, one per core of the machines this runs on).
+failed=()
+pids=()
+names=()
+for t in $targets; do
+  echo "== fuzz $t for ${seconds}s"
+  fuzz_one "$t" &
+  pids+=($!)
+  names+=("$t")
+  if [ ${#pids[@]} -ge "${FUZZ_PARALLEL:-2}" ]; then
+    wait "${pids[0]}" || failed+=("${names[0]}")
+    pids=("${pids[@]:1}")
+    names=("${names[@]:1}")
+  fi
 done
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || failed+=("${names[$i]}")
+done
+for t in $targets; do
+  echo "$t: $(grep -E '^stat::number_of_executed_units|^stat::new_units_added' "$build/fuzz-$t.log" | tr -s ' ' | tr '\n' ' ')"
+done
+for t in ${failed[@]+"${failed[@]}"}; do
+  tail -n 60 "$build/fuzz-$t.log"
+  echo "fuzz: $t failed; the input is in $build/artifacts/ (add it to tests/fuzz/corpus/$t once fixed)"
+done
+[ ${#failed[@]} -eq 0 ]

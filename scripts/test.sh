@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite: the layout and style check, unit tests (plain and under ASan+UBSan), the
-# fuzz targets for a short while, then the black-box suite against the sanitized binary, once per
-# storage mode. Installs what it needs first.
+# fuzz targets for a short while, then the black-box and browser suites against the sanitized
+# binary, once per storage mode. Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
 ./scripts/check-layout.sh
 ulimit -n 20000 2>/dev/null || true
+# The tests' npm packages (package.json: ajv, playwright-core), when missing or older than the lock.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
 
 [ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build
@@ -33,4 +37,7 @@ trap 'SERVICES_DIR=$FLASHSALE_BB_POSTGRES_DIR PG_PORT=${FLASHSALE_BB_POSTGRES_PO
 for mode in $modes; do
   echo "== black-box suite, $mode mode"
   FLASHSALE_MODE=$mode node --test tests/blackbox/
+  # Debian's chromium through playwright-core; screenshots land in build/screenshots/<mode>/
+  echo "== browser suite, $mode mode"
+  FLASHSALE_MODE=$mode node --test tests/browser/
 done

@@ -25,11 +25,32 @@ static const http_route_t routes[] = {
     {"DELETE", "/api/v1/products/{sku}", api_delete_product, "product", HTTP_ROUTE_ADMIN, 0},
     {"GET", "/api/v1/products/{sku}/purchases", api_list_product_purchases, "product_purchases",
      HTTP_ROUTE_ADMIN, 0},
+    {"GET", "/api/v1/info", api_get_info, "info", 0, 0},
     {"POST", "/api/v1/auth/register", api_register, "register", 0, 0},
     {"POST", "/api/v1/auth/login", api_login, "login", 0, 0},
     {"GET", "/health", api_get_health, "health", 0, 0},
     {"GET", "/metrics", api_get_metrics, "metrics", 0, 0},
+    /* the storefront (pages.c): HEAD as GET without the body, for every file */
+    {"GET", "/", api_get_page, "page_buyer", 0, 0},
+    {"HEAD", "/", api_get_page, "page_buyer", 0, 0},
+    {"GET", "/admin", api_get_page, "page_admin", 0, 0},
+    {"HEAD", "/admin", api_get_page, "page_admin", 0, 0},
+    {"GET", "/docs", api_get_page, "page_docs", 0, 0},
+    {"HEAD", "/docs", api_get_page, "page_docs", 0, 0},
+    {"GET", "/api/openapi.json", api_get_page, "openapi", 0, 0},
+    {"HEAD", "/api/openapi.json", api_get_page, "openapi", 0, 0},
+    /* a folder of web/ is a pair of rows; a file elsewhere is served only by a route naming it */
+    {"GET", "/css/{file}", api_get_file, "files_css", 0, 0},
+    {"HEAD", "/css/{file}", api_get_file, "files_css", 0, 0},
+    {"GET", "/js/{file}", api_get_file, "files_js", 0, 0},
+    {"HEAD", "/js/{file}", api_get_file, "files_js", 0, 0},
 };
+
+const http_route_t *api_routes(size_t *count)
+{
+    *count = sizeof(routes) / sizeof(routes[0]);
+    return routes;
+}
 
 /* The identity rules of every loop: admin key, auth mode and what tokens must say. */
 static void init_identity(api_identity_t *identity, const api_options_t *options)
@@ -83,7 +104,8 @@ api_t *api_create(engine_t *engine, const api_options_t *options, size_t loop_co
                         err, err_size) != 0 ||
         init_accounts(&api->accounts, options, err, err_size) != 0 ||
         (api->router = http_router_create(routes, sizeof(routes) / sizeof(routes[0]),
-                                          api_identity_authorize_admin, api, err, err_size)) == NULL) {
+                                          api_identity_authorize_admin, api, err, err_size)) == NULL ||
+        api_pages_open(api, options->web_root, err, err_size) != 0) {
         api_destroy(api);
         return NULL;
     }
@@ -94,6 +116,7 @@ void api_destroy(api_t *api)
 {
     if (api->router != NULL)
         http_router_destroy(api->router);
+    static_files_close(api->pages);
     if (api->accounts.passwords != NULL)
         password_pool_destroy(api->accounts.passwords);
     api_limits_dispose(&api->limits);

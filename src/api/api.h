@@ -1,7 +1,8 @@
 /*
  * api: the HTTP API of flashsale — the route table and what each loop of the server keeps for it.
  *
- * One file per resource (purchases.c, sales.c, events.c, products.c, operations.c, auth.c; their
+ * One file per resource (purchases.c, sales.c, events.c, products.c, operations.c, auth.c, info.c,
+ * pages.c; their
  * handlers are listed in handlers.h): a handler reads the request, calls the engine through
  * core/engine.h, and renders the engine's answer (render.c) when it comes, which may be later
  * (api/call.c). The route table in api.c is the one list of every route; a new resource is a new
@@ -31,6 +32,7 @@
 #include "core/rate.h"
 #include "http/http_router.h"
 #include "http/http_server.h"
+#include "http/static_files.h"
 
 /* Verified tokens each loop remembers (auth/token_cache.h): about 4.6 MiB per loop, in jwt mode. */
 #define API_TOKEN_CACHE_ENTRIES 16384
@@ -71,6 +73,7 @@ typedef struct {
     const rate_t *rate_per_ip, *rate_per_user; /* NULL: no such limit */
     const cidr_list_t *trusted_proxies;
     size_t max_subscribers; /* event streams open at once, every loop together (events.h) */
+    const char *web_root;   /* the pages from this directory, or NULL: the copy built in (pages.c) */
 } api_options_t;
 
 typedef struct {
@@ -82,6 +85,7 @@ typedef struct {
     size_t loop_count;
     int64_t started_ms; /* monotonic, for /health's uptime */
     http_router_t *router;
+    static_files_t *pages; /* the pages and their files (pages.c) */
     api_events_t *events;
 } api_t;
 
@@ -105,6 +109,15 @@ void api_destroy(api_t *api);
 
 /* The route table, for http_server_options_t.router. */
 const http_router_t *api_router(const api_t *api);
+
+/* Every row of the route table (`flashsale routes` prints them); count rows. */
+const http_route_t *api_routes(size_t *count);
+
+/*
+ * pages.c, for api_create: the pages from web_root (a directory), or the copy built in when NULL.
+ * Returns 0, or -1 with one line in err when web_root is not a directory.
+ */
+int api_pages_open(api_t *api, const char *web_root, char *err, size_t err_size);
 
 /* On the loop's thread: attaches it to the engine (loop->data is then its api_loop_t). */
 int api_loop_start(api_t *api, http_loop_t *loop, char *err, size_t err_size);

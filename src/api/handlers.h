@@ -28,6 +28,13 @@ void api_list_product_purchases(const http_request_t *request);
 void api_register(const http_request_t *request);
 void api_login(const http_request_t *request);
 
+/* info.c: what a page needs to know first */
+void api_get_info(const http_request_t *request);
+
+/* pages.c: the storefront's pages (the route's path names the file) and every file they load */
+void api_get_page(const http_request_t *request);
+void api_get_file(const http_request_t *request);
+
 /* operations.c: for load balancers and monitoring */
 void api_get_health(const http_request_t *request);
 void api_get_metrics(const http_request_t *request);

@@ -1,21 +1,26 @@
 /*
  * products: the administrators' API (every route has HTTP_ROUTE_ADMIN). A product is a sale seen
  * with its counters: GET/POST /api/v1/products, GET/PUT/DELETE /api/v1/products/{sku}, and GET
- * /api/v1/products/{sku}/purchases, the sale's purchases page by page.
+ * /api/v1/products/{sku}/purchases, the sale's purchases page by page, or all of them as a CSV
+ * download (?format=csv, purchases_csv.c).
  */
 #include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/body.h"
 #include "api/call.h"
 #include "api/handlers.h"
+#include "api/purchases_csv.h"
 #include "api/render.h"
 #include "core/clock.h"
 #include "http/http_json.h"
+#include "http/http_metrics.h"
 #include "http/http_reply.h"
+#include "http/http_server.h"
 
 #define DEFAULT_PAGE_SIZE 100
 
@@ -153,16 +158,41 @@ static void render_purchases(const api_call_t *call, const engine_result_t *resu
     http_reply_json(&call->request, 200);
 }
 
+/* The first page decides the status; the download then streams itself (purchases_csv). */
+static void render_purchases_csv(const api_call_t *call, const engine_result_t *result)
+{
+    const http_request_t *request = &call->request;
+    char sku[SALE_SKU_MAX + 1];
+
+    /* the route's sku, checked before the call and still in the live request */
+    snprintf(sku, sizeof(sku), "%.*s", (int)request->params[0].len, request->params[0].base);
+    purchases_csv_start(request->req, api_loop_of(request)->engine, &request->loop->in_flight, sku, result);
+    http_metrics_count(request->loop->metrics, request->path, 200,
+                       clock_monotonic_ns() - request->started_ns);
+}
+
 void api_list_product_purchases(const http_request_t *request)
 {
     const char *after = http_request_query(request, "after"),
-               *limit_text = http_request_query(request, "limit");
+               *limit_text = http_request_query(request, "limit"),
+               *format = http_request_query(request, "format");
     char sku[SALE_SKU_MAX + 1];
     long limit = DEFAULT_PAGE_SIZE;
     api_call_t *call;
 
     if (!require_sku(request, sku))
         return;
+    if (format != NULL && strcmp(format, "csv") == 0) {
+        /* every order, whatever after and limit say: the download is the whole list */
+        if ((call = api_call_start(request, render_purchases_csv, "no sale with this sku")) != NULL)
+            engine_list_purchases(api_loop_of(request)->engine, sku, NULL, ENGINE_PURCHASE_PAGE_MAX,
+                                  api_call_answer, call);
+        return;
+    }
+    if (format != NULL && strcmp(format, "json") != 0) {
+        http_reply_validation_error(request, "format", "must be json or csv");
+        return;
+    }
     if (limit_text != NULL) {
         char *end;
         limit = strtol(limit_text, &end, 10);

@@ -37,6 +37,11 @@ void api_render_sale(strbuf_t *out, const sale_t *sale, int64_t now_ms, bool adm
         strbuf_append_int(out, sale->stock);
         strbuf_append_cstr(out, ",\"totalPurchases\":");
         strbuf_append_int(out, sale->initial_stock - sale->stock);
+        strbuf_append_cstr(out, ",\"persistedPurchases\":");
+        if (sale->persisted_purchases >= 0)
+            strbuf_append_int(out, sale->persisted_purchases);
+        else
+            strbuf_append_cstr(out, "null");
         strbuf_append_cstr(out, ",\"createdAt\":");
         http_json_time(out, sale->created_ms);
         /* What a delete may name (?saleId=), so that its retry cannot delete a newer sale. */

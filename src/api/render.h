@@ -13,7 +13,9 @@
 #include "core/sale.h"
 #include "core/strbuf.h"
 
-/* The public sale object; with admin set, the product object (adds currentStock, totalPurchases, createdAt).
+/*
+ * The public sale object; with admin set, the product object (adds currentStock, totalPurchases,
+ * persistedPurchases — null while the engine does not know it yet — and createdAt).
  */
 void api_render_sale(strbuf_t *out, const sale_t *sale, int64_t now_ms, bool admin);
 void api_render_purchase(strbuf_t *out, const sale_purchase_t *purchase);

@@ -16,6 +16,7 @@ const char config_usage[] =
     "       flashsale user grant-admin USERNAME [storage options]\n"
     "       flashsale loadtest [options]  storm a sale, verify it, report (loadtest --help)\n"
     "       flashsale data-loss [options] list or acknowledge recorded Redis data losses\n"
+    "       flashsale routes              list the HTTP routes, one \"METHOD PATH\" a line\n"
     "\n"
     "serve options (each also as an environment variable):\n"
     "  --listen ADDR       address to bind (LISTEN, default 127.0.0.1)\n"
@@ -27,6 +28,9 @@ const char config_usage[] =
     "  --redis URL         redis://[[USERNAME]:PASSWORD@]HOST[:PORT][/DB]: distributed mode (REDIS_URL)\n"
     "  --postgres URL      postgresql://... (DATABASE_URL), with --redis\n"
     "  --with-worker       run the persister inside the server (distributed mode)\n"
+    "  --log-level LEVEL   error, warn, info or debug (LOG_LEVEL, default info)\n"
+    "  --web-root DIR      serve the pages from DIR instead of the copy built in, for working on\n"
+    "                      them (WEB_ROOT)\n"
     "  --max-subscribers N live event streams per server; beyond, 503 (MAX_SUBSCRIBERS, default 20000)\n"
     "  --events-heartbeat D  a ': ping' on every event stream this often (EVENTS_HEARTBEAT, default 15s)\n"
     "  --events-stall D    an event stream whose reader took nothing this long is cut off\n"
@@ -82,6 +86,7 @@ enum {
     OPT_CORS_ORIGIN,
     OPT_ACKNOWLEDGE,
     OPT_LOG_LEVEL,
+    OPT_WEB_ROOT,
     OPT_MAX_SUBSCRIBERS,
     OPT_EVENTS_HEARTBEAT,
     OPT_EVENTS_STALL,
@@ -110,6 +115,7 @@ static const struct option serve_options[] = {
     {"cors-origin", required_argument, NULL, OPT_CORS_ORIGIN},
     {"acknowledge", no_argument, NULL, OPT_ACKNOWLEDGE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"web-root", required_argument, NULL, OPT_WEB_ROOT},
     {"max-subscribers", required_argument, NULL, OPT_MAX_SUBSCRIBERS},
     {"events-heartbeat", required_argument, NULL, OPT_EVENTS_HEARTBEAT},
     {"events-stall", required_argument, NULL, OPT_EVENTS_STALL},
@@ -238,6 +244,7 @@ static void set_defaults(config_t *config)
         .admin_key = env_or("ADMIN_KEY", NULL),
         .redis_url = env_or("REDIS_URL", NULL),
         .postgres_url = env_or("DATABASE_URL", NULL),
+        .web_root = env_or("WEB_ROOT", NULL),
         .port = 8080,
         .threads = cpus > 0 ? (int)cpus : 1,
         .shutdown_timeout_ms = 10000,
@@ -337,6 +344,9 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
             for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); ++i)
                 if (bounds[i].option == option)
                     bound_texts[i] = optarg;
+            break;
+        case OPT_WEB_ROOT:
+            config->web_root = optarg;
             break;
         case OPT_MAX_SUBSCRIBERS:
             max_subscribers = optarg;

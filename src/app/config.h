@@ -40,6 +40,7 @@ typedef struct {
     bool http2;
     http_cors_t cors;           /* --cors-origin, may be repeated; owned: config_dispose */
     config_identity_t identity; /* --auth, --jwt-*, rate limits, trusted proxies */
+    const char *web_root;       /* serve the pages from this directory instead of the copy built in */
     /* The live events (docs/api.md): streams per server, and their heartbeat and stall cut-off. */
     int max_subscribers;          /* default 20000 */
     unsigned events_heartbeat_ms; /* default 15 s */

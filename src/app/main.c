@@ -1,8 +1,9 @@
 /*
- * flashsale: one binary, four commands. `serve` runs the HTTP API on the embedded engine (SQLite)
+ * flashsale: one binary, five commands. `serve` runs the HTTP API on the embedded engine (SQLite)
  * or, given --redis and --postgres, on the distributed one; `worker` runs the persister of the
  * distributed mode; `loadtest` storms a sale of a running server and verifies it (src/loadtest);
- * `data-loss` lists (and acknowledges) the Redis data losses the distributed mode recorded.
+ * `data-loss` lists (and acknowledges) the Redis data losses the distributed mode recorded;
+ * `routes` lists the API's routes (the OpenAPI test compares them with the document).
  * Configuration errors end the process with one line on stderr and status 2.
  *
  * What the process says as a command line tool (the usage, a configuration error that ends it, the
@@ -148,6 +149,7 @@ static int run_server(const config_t *config, engine_t *engine, size_t nofile, c
         return -1;
     options = identity_keys_api_options(config, &keys);
     options.max_subscribers = (size_t)config->max_subscribers;
+    options.web_root = config->web_root;
     if ((serving.api = api_create(engine, &options, (size_t)config->threads, err, err_size)) == NULL) {
         identity_keys_free(&keys);
         return -1;
@@ -311,6 +313,17 @@ static int data_loss(int argc, char **argv)
     return 0;
 }
 
+/* `flashsale routes`: every route of the API, "METHOD PATH" a line, as the route table has them. */
+static int routes(void)
+{
+    size_t count;
+    const http_route_t *table = api_routes(&count);
+
+    for (size_t i = 0; i < count; ++i)
+        cli_print(stdout, "%s %s\n", table[i].method, table[i].path);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
@@ -319,6 +332,8 @@ int main(int argc, char **argv)
         return serve(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "worker") == 0)
         return worker(argc - 1, argv + 1);
+    if (argc == 2 && strcmp(argv[1], "routes") == 0)
+        return routes();
     if (argc >= 2 && strcmp(argv[1], "user") == 0)
         return user(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "loadtest") == 0) {

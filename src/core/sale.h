@@ -53,6 +53,10 @@ typedef struct {
     int64_t start_ms;
     int64_t end_ms;
     int64_t created_ms;
+    /* Set by an engine's reads for the admin: orders present in the relational store (embedded:
+       committed to SQLite; distributed: rows in PostgreSQL, as of a recent sample), or -1 when not
+       known yet. Everywhere else 0 and ignored. */
+    int64_t persisted_purchases;
 } sale_t;
 
 /* A recorded purchase. */

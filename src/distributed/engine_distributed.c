@@ -14,7 +14,8 @@
  * PostgreSQL with the orders still in the stream, so it shows every acknowledged order at once.
  *
  * The persistence lag (the orders still in the streams) is sampled by a thread of the engine, so
- * /metrics and /health report it without a loop ever waiting for Redis.
+ * /metrics and /health report it without a loop ever waiting for Redis; so is each sale's count of
+ * orders in PostgreSQL (persisted_counts), which the status snapshot hands to the admin's reads.
  *
  * Once a sale has sold out, each loop answers its purchases from a copy of its buyers
  * (sold_out_cache), checked against the status snapshot, without a Redis round trip.
@@ -366,8 +367,8 @@ static engine_loop_t *distributed_attach(engine_t *handle, h2o_loop_t *h2o_loop)
         redis_client_create(h2o_loop, &engine->redis_address, REDIS_TIMEOUT_MS, &engine->redis_stats);
     loop->pg = pg_async_create(h2o_loop, engine->postgres_url, POSTGRES_TIMEOUT_MS, &engine->pg_stats);
     if (loop->redis != NULL) {
-        loop->snapshot =
-            sale_snapshot_create(h2o_loop, loop->redis, &engine->generation, distributed_ask_reconcile, loop);
+        loop->snapshot = sale_snapshot_create(h2o_loop, loop->redis, &engine->generation, engine->persisted,
+                                              distributed_ask_reconcile, loop);
         loop->sold_out = sold_out_cache_create(h2o_loop, loop->redis);
         /* Another Redis, or one that lost data, may be behind PostgreSQL: see reconcile.h. */
         redis_client_on_reconnect(loop->redis, distributed_ask_reconcile, loop);
@@ -411,6 +412,7 @@ static void distributed_close(engine_t *handle)
     distributed_engine_t *engine = (distributed_engine_t *)handle;
     sale_changes_stop(engine->changes);
     worker_lag_sampler_stop(engine->lag_sampler);
+    persisted_counts_stop(engine->persisted);
     reconciler_stop(engine->reconciler);
     free(engine->postgres_url);
     free(engine);
@@ -491,8 +493,11 @@ engine_t *engine_distributed_open(const char *redis_url, const char *postgres_ur
     if (engine == NULL || (engine->postgres_url = strdup(postgres_url)) == NULL ||
         (engine->reconciler = reconciler_start(&address, postgres_url)) == NULL ||
         (engine->lag_sampler = worker_lag_sampler_start(&address)) == NULL ||
+        (engine->persisted = persisted_counts_start(postgres_url)) == NULL ||
         (engine->changes = sale_changes_start(&address, &engine->generation)) == NULL) {
         snprintf(err, err_size, "out of memory or threads");
+        if (engine != NULL && engine->persisted != NULL)
+            persisted_counts_stop(engine->persisted);
         if (engine != NULL && engine->lag_sampler != NULL)
             worker_lag_sampler_stop(engine->lag_sampler);
         if (engine != NULL && engine->reconciler != NULL)

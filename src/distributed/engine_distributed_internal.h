@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "core/engine.h"
+#include "distributed/postgres/persisted_counts.h"
 #include "distributed/postgres/pg_async.h"
 #include "distributed/reconcile.h"
 #include "distributed/redis/redis_client.h"
@@ -40,7 +41,8 @@ typedef struct {
     uint64_t opening_losses;               /* Redis data losses found by the pass at the start */
     reconciler_t *reconciler;
     worker_lag_sampler_t *lag_sampler;
-    sale_changes_t *changes; /* the instance's subscription, for the watchers */
+    persisted_counts_t *persisted; /* the admin's persistedPurchases, sampled by its own thread */
+    sale_changes_t *changes;       /* the instance's subscription, for the watchers */
 } distributed_engine_t;
 
 typedef struct purchase_batch purchase_batch_t;

@@ -41,6 +41,7 @@ struct sale_snapshot {
     h2o_loop_t *loop;
     redis_client_t *redis;
     atomic_uint_fast64_t *generation;
+    persisted_counts_t *persisted; /* or NULL */
     void (*on_not_ready)(void *data);
     void *data;
     /* The copy, valid once a refresh succeeded; owned. */
@@ -70,9 +71,15 @@ static bool install(sale_snapshot_t *snapshot, refresh_t *refresh)
     if (sales == NULL)
         return false;
     size_t count = 0;
-    for (size_t i = 0; i < refresh->slot_count; i++)
-        if (refresh->slots[i].present)
-            sales[count++] = refresh->slots[i].sale;
+    for (size_t i = 0; i < refresh->slot_count; i++) {
+        if (!refresh->slots[i].present)
+            continue;
+        sales[count] = refresh->slots[i].sale;
+        sales[count].persisted_purchases =
+            snapshot->persisted != NULL ? persisted_counts_get(snapshot->persisted, sales[count].sale_id)
+                                        : -1;
+        count++;
+    }
     qsort(sales, count, sizeof(*sales), by_sale_id);
     free(snapshot->sales);
     snapshot->sales = sales;
@@ -221,8 +228,8 @@ static void start_refresh(sale_snapshot_t *snapshot)
 }
 
 sale_snapshot_t *sale_snapshot_create(h2o_loop_t *loop, redis_client_t *redis,
-                                      atomic_uint_fast64_t *generation, void (*on_not_ready)(void *data),
-                                      void *data)
+                                      atomic_uint_fast64_t *generation, persisted_counts_t *persisted,
+                                      void (*on_not_ready)(void *data), void *data)
 {
     sale_snapshot_t *snapshot = calloc(1, sizeof(*snapshot));
     if (snapshot == NULL)
@@ -230,6 +237,7 @@ sale_snapshot_t *sale_snapshot_create(h2o_loop_t *loop, redis_client_t *redis,
     snapshot->loop = loop;
     snapshot->redis = redis;
     snapshot->generation = generation;
+    snapshot->persisted = persisted;
     snapshot->on_not_ready = on_not_ready;
     snapshot->data = data;
     snapshot->waiters_tail = &snapshot->waiters;

@@ -8,6 +8,9 @@
  * by its threads, and a copy taken before the current generation is stale at once: a client
  * reads its own writes, through any thread. Other instances' changes show within the age bound.
  *
+ * The copy also carries each sale's persistedPurchases from the engine's sampler (persisted_counts),
+ * read when the copy is installed, so a read never waits for PostgreSQL.
+ *
  * Each refresh also reads Redis' clock (TIME), so that a loop can tell Redis' time without asking
  * it: the offset to the local clock is measured at every refresh, to within half a round trip.
  */
@@ -18,6 +21,7 @@
 #include <stdatomic.h>
 
 #include "core/sale.h"
+#include "distributed/postgres/persisted_counts.h"
 #include "distributed/redis/redis_client.h"
 
 #define SALE_SNAPSHOT_MAX_AGE_MS 100
@@ -30,10 +34,14 @@ typedef struct sale_snapshot sale_snapshot_t;
  */
 typedef void (*sale_snapshot_cb)(void *ctx, bool ok, const sale_t *sales, size_t count);
 
-/* The client and the generation outlive the snapshot; on_not_ready(data) asks for a reconcile. */
+/*
+ * The client, the generation and the persisted counts outlive the snapshot; on_not_ready(data) asks
+ * for a reconcile. Each copy's sales carry persisted_purchases from `persisted` as it was when the
+ * copy was taken (-1 when persisted is NULL).
+ */
 sale_snapshot_t *sale_snapshot_create(h2o_loop_t *loop, redis_client_t *redis,
-                                      atomic_uint_fast64_t *generation, void (*on_not_ready)(void *data),
-                                      void *data);
+                                      atomic_uint_fast64_t *generation, persisted_counts_t *persisted,
+                                      void (*on_not_ready)(void *data), void *data);
 /* After the client was destroyed, so that no refresh is in flight. */
 void sale_snapshot_destroy(sale_snapshot_t *snapshot);
 

@@ -191,9 +191,38 @@ static int compare_sale_ids(const void *left, const void *right)
     return a->sale_id < b->sale_id ? -1 : a->sale_id > b->sale_id;
 }
 
-/* Every sale in sale_id order, or NULL when out of memory; the caller frees it. */
+/*
+ * The purchases of a sale that are committed: a sale's purchases take ledger sequences in purchase
+ * order (both under the engine lock) and the ledger commits in sequence order, so the committed
+ * ones are a prefix of the buyer array, found by binary search.
+ */
+static int64_t count_persisted(const sale_entry_t *entry, uint64_t durable)
+{
+    size_t low = 0, high = entry->buyers.count;
+
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (entry->buyers.entries[middle].ledger_sequence <= durable)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return (int64_t)low;
+}
+
+/* A copy of the sale for a read, with its committed purchases counted. */
+static sale_t read_sale(const sale_entry_t *entry, uint64_t durable)
+{
+    sale_t sale = entry->sale;
+    sale.persisted_purchases = count_persisted(entry, durable);
+    return sale;
+}
+
+/* Every sale in sale_id order, with its committed purchases counted, or NULL when out of memory;
+   the caller frees it. */
 static sale_t *copy_sales(embedded_engine_t *engine, size_t *count)
 {
+    uint64_t durable = ledger_durable_sequence(engine->ledger);
     sale_t *sales;
 
     *count = 0;
@@ -201,7 +230,7 @@ static sale_t *copy_sales(embedded_engine_t *engine, size_t *count)
     if ((sales = malloc((engine->sale_count + 1) * sizeof(*sales))) != NULL)
         for (size_t i = 0; i < engine->slot_count; ++i)
             if (engine->slots[i] != NULL)
-                sales[(*count)++] = engine->slots[i]->sale;
+                sales[(*count)++] = read_sale(engine->slots[i], durable);
     pthread_mutex_unlock(&engine->lock);
     if (sales != NULL)
         qsort(sales, *count, sizeof(*sales), compare_sale_ids);
@@ -446,13 +475,14 @@ static void embedded_get_purchase(engine_loop_t *base, const char *sku, const ch
 static void embedded_get_sale(engine_loop_t *base, const char *sku, engine_cb cb, void *ctx)
 {
     embedded_loop_t *loop = to_loop(base);
+    uint64_t durable = ledger_durable_sequence(loop->engine->ledger);
     engine_result_t result = {.status = ENGINE_NOT_FOUND};
     sale_entry_t *entry;
     sale_t sale;
 
     pthread_mutex_lock(&loop->engine->lock);
     if ((entry = find_sale(loop->engine, sku)) != NULL) {
-        sale = entry->sale;
+        sale = read_sale(entry, durable);
         result = (engine_result_t){.status = ENGINE_OK, .sale = &sale};
     }
     pthread_mutex_unlock(&loop->engine->lock);

@@ -3,8 +3,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-static const int status_codes[HTTP_METRICS_STATUS_COUNT - 1] = {200, 201, 400, 401, 404,
-                                                                405, 409, 413, 429, 503};
+static const int status_codes[HTTP_METRICS_STATUS_COUNT - 1] = {200, 201, 304, 400, 401, 404,
+                                                                405, 409, 413, 429, 500, 503};
 static const uint64_t latency_bounds_ns[HTTP_METRICS_LATENCY_COUNT - 1] = {
     50000,    100000,   250000,   500000,    1000000,   2000000,    5000000,
     10000000, 25000000, 50000000, 100000000, 250000000, 1000000000,

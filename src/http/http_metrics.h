@@ -15,7 +15,7 @@
 
 #include "core/strbuf.h"
 
-#define HTTP_METRICS_STATUS_COUNT  11 /* 200 201 400 401 404 405 409 413 429 503, and any other */
+#define HTTP_METRICS_STATUS_COUNT  13 /* 200 201 304 400 401 404 405 409 413 429 500 503, and any other */
 #define HTTP_METRICS_LATENCY_COUNT 14 /* upper bounds in http_request_duration_seconds, +Inf last */
 
 typedef struct {

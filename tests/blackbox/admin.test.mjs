@@ -1,7 +1,7 @@
 // Admin API: authentication, create/list/get/update/delete, validation, purchase listing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, uniqueSku, uniqueUser, isoIn, ISO_MS_Z, assertOk, assertError, sqlString } from './lib/harness.mjs';
+import { startServer, uniqueSku, uniqueUser, isoIn, ISO_MS_Z, assertOk, assertError, sqlString, waitFor } from './lib/harness.mjs';
 
 let server;
 before(async () => {
@@ -129,7 +129,7 @@ test('create: a body over 16 KiB -> 413', async () => {
   assertError(await server.api('POST', '/api/v1/products', { admin: true, body }), 413, 'PAYLOAD_TOO_LARGE');
 });
 
-test('GET /api/v1/products lists every sale; GET /api/v1/products/:sku adds currentStock and totalPurchases', async () => {
+test('GET /api/v1/products lists every sale; GET /api/v1/products/:sku adds currentStock, totalPurchases and persistedPurchases', async () => {
   const a = await server.createSale({ initialStock: 5 });
   const b = await server.createSale({ initialStock: 8, startTime: isoIn(3_600_000), endTime: isoIn(7_200_000) });
   const list = assertOk(await server.api('GET', '/api/v1/products', { admin: true }));
@@ -148,9 +148,14 @@ test('GET /api/v1/products lists every sale; GET /api/v1/products/:sku adds curr
   assert.equal(product.totalPurchases, 2);
   assert.equal(product.state, 'ACTIVE');
   assert.match(product.createdAt, ISO_MS_Z);
+  // Embedded: committed before the answers, so at once; distributed: once the worker stored them
+  // and the next sample (about a second) counted them.
+  if (server.mode === 'embedded') assert.equal(product.persistedPurchases, 2);
+  await waitFor(async () => (await server.product(a.sku)).persistedPurchases === 2, { what: 'persistedPurchases of 2' });
   const pb = await server.product(b.sku);
   assert.equal(pb.currentStock, 8);
   assert.equal(pb.totalPurchases, 0);
+  assert.ok(pb.persistedPurchases === 0 || pb.persistedPurchases === null, `persistedPurchases ${pb.persistedPurchases}`);
   assertError(await server.api('GET', `/api/v1/products/${uniqueSku('NOPE')}`, { admin: true }), 404, 'NOT_FOUND');
 });
 

@@ -245,3 +245,32 @@ test('FLUSHALL, then a restart of the server: stock and buyers rebuilt from Post
     await server.stop();
   });
 });
+
+test('persistedPurchases counts the rows in PostgreSQL: none while no worker runs, all once one has', { skip }, async () => {
+  await withStore({}, async (store) => {
+    const server = await startServer(store, { withWorker: false });
+    const sku = await server.createSale(10);
+    const users = Array.from({ length: 4 }, () => uniqueUser('persisted'));
+    for (const user of users) assert.equal((await server.purchase(sku, user)).json?.success, true);
+
+    // The count is sampled (about once a second): wait for a sample, which must find no row.
+    const waiting = await waitFor(async () => {
+      const product = await server.product(sku);
+      return product.persistedPurchases !== null && product;
+    }, { what: 'a first sample of the persisted counts' });
+    assert.equal(waiting.totalPurchases, users.length);
+    assert.equal(waiting.persistedPurchases, 0, 'no worker ran, so PostgreSQL holds no order');
+
+    const worker = startWorker(store);
+    await store.settle();
+    const done = await waitFor(async () => {
+      const product = await server.product(sku);
+      return product.persistedPurchases === users.length && product;
+    }, { what: 'persistedPurchases to reach the orders the worker stored' });
+    assert.equal(done.totalPurchases, users.length);
+    const listed = await server.api('GET', '/api/v1/products', { admin: true });
+    assert.equal(listed.json.data.find((p) => p.sku === sku).persistedPurchases, users.length);
+    await worker.kill('SIGTERM');
+    await server.stop();
+  });
+});

@@ -14,9 +14,10 @@ after(async () => {
 });
 
 test('unknown routes -> 404 NOT_FOUND', async () => {
+  // (GET / is the buyer page: pages.test.mjs)
   for (const [method, path] of [
-    ['GET', '/'],
     ['GET', '/nope'],
+    ['POST', '/nope.html'],
     ['GET', '/api/v1'],
     ['GET', '/api/v1/nothing'],
     ['GET', '/api/v2/sales'],

@@ -46,7 +46,7 @@ export const BIN = path.resolve(repoRoot, process.env.FLASHSALE_BIN || 'build/fl
 const CONFIG_ENV = [
   'LISTEN', 'PORT', 'DATA_DIR', 'ADMIN_KEY', 'THREADS', 'REDIS_URL', 'POSTGRES_URL', 'DATABASE_URL', 'LOG_LEVEL',
   'AUTH_MODE', 'JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_TTL', 'LOGIN_QUEUE',
-  'RATE_LIMIT_IP', 'RATE_LIMIT_USER', 'TRUSTED_PROXY',
+  'RATE_LIMIT_IP', 'RATE_LIMIT_USER', 'TRUSTED_PROXY', 'WEB_ROOT',
   'MAX_CONNECTIONS', 'SHUTDOWN_TIMEOUT', 'IDLE_TIMEOUT', 'HEADER_TIMEOUT', 'BODY_TIMEOUT', 'MAX_HEADER_BYTES',
   'MAX_HEADERS', 'MAX_BODY_BYTES', 'HTTP2', 'CORS_ORIGIN',
 ];
@@ -335,8 +335,9 @@ export async function startServer(options = {}) {
       return store.dbQuery(sql);
     },
 
-    async launch() {
-      const port = await freePort();
+    // port: listen there (a restart that clients must find again); default a free one.
+    async launch(port = undefined) {
+      port ??= await freePort();
       const listen = options.listen ?? '127.0.0.1';
       const config = { LISTEN: listen, PORT: String(port), DATA_DIR: dataDir };
       if (options.threads !== 'default') config.THREADS = String(options.threads ?? 2);
@@ -422,10 +423,12 @@ export async function startServer(options = {}) {
       this.proc = null;
     },
 
-    // Starts again on the same data dir (and store), on a fresh port.
-    async restart() {
+    // Starts again on the same data dir (and store), on a fresh port, or with samePort on the
+    // port it had (for clients that reconnect, like a browser's event stream).
+    async restart({ samePort = false } = {}) {
+      const port = samePort ? this.port : undefined;
       if (this.proc) await this.stopProcess();
-      await this.launch();
+      await this.launch(port);
       return this;
     },
 
