@@ -256,11 +256,20 @@ function slowSubscriber(target, query, pauseMs) {
   return client;
 }
 
-// Enough bytes for every stream of every sale to fill a slow reader's buffers: sales with long
-// names, created at once. A stream that is not writing takes whatever one loop turn produces, so
-// the second, smaller wave is what overflows a stream whose write of the first is stuck.
+// Sales with long names, created in waves until the slow reader's stream lags, then one more wave,
+// which the lag drops. How many bytes fill a slow reader's buffers depends on the kernel (its
+// socket buffer accounting, loopback segment sizes), so the waves go on until the server says so
+// rather than trusting a count that fills them here. A stream that is not writing takes whatever
+// one loop turn produces, so it is a later wave that overflows a stream whose write is stuck.
 async function createWaves(target) {
-  return [...(await createMany(target, 200)), ...(await createMany(target, 60))];
+  const skus = await createMany(target, 200);
+  for (let wave = 0; wave < 30; wave++) {
+    const lagged = await waitFor(async () => metricSum(await metrics(target), 'flashsale_event_streams_lagged_total') >= 1,
+      { what: 'a lagging stream', timeoutMs: 1000 }).then(() => true, () => false);
+    skus.push(...(await createMany(target, 60)));
+    if (lagged) return skus;
+  }
+  throw new Error(`no stream lagged after ${skus.length} sales`);
 }
 
 async function createMany(target, count) {
