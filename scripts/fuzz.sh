@@ -3,7 +3,7 @@
 # ASan + UBSan + libFuzzer). New inputs go to a scratch directory, never into the repository's
 # corpus; a crash stops the run with the input saved as build-fuzz/artifacts/<target>-crash-*.
 #
-#   scripts/fuzz.sh                       every target, 20 s each (what make test runs)
+#   scripts/fuzz.sh                       every target, 20 s each (make test: 18 s each)
 #   scripts/fuzz.sh http1_head 3600       one target for an hour
 #   FUZZ_JOBS=2 scripts/fuzz.sh redis_url 600   two processes on one target (logs in build-fuzz/)
 #   FUZZ_PARALLEL=1 scripts/fuzz.sh           one target at a time (default: two at a time)
