@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { startServer, httpRequest, waitFor } from './lib/harness.mjs';
-import { RawConnection, cpuSeconds } from './lib/raw.mjs';
+import { RawConnection, cpuSeconds, readAndOpenOnServer } from './lib/raw.mjs';
 
 const HELD = 1100;
 const WINDOW_MS = 2000;
@@ -97,6 +97,28 @@ test('the default --max-connections stops accepting before the descriptors run o
     assert.ok(cpu < MAX_CPU_IN_WINDOW_S, `the server used ${cpu.toFixed(2)} s of CPU in ${WINDOW_MS} ms at its connection limit`);
     assert.doesNotMatch(server.stderr, /accept failed/);
     const health = await httpRequest(`${server.url}/health`, { timeoutMs: 30_000 });
+    assert.equal(health.status, 200);
+  } finally {
+    for (const conn of conns) conn.destroy();
+    await server.stop();
+  }
+});
+
+test('--max-connections N: never more than N connections at once; the others wait in the backlog until a slot frees', async () => {
+  // Heads that never end hold their slots until the header timeout answers 408, or until, a second
+  // old, one is closed for a connection waiting in the backlog; only then does that one get in.
+  const LIMIT = 8;
+  const server = await startServer({ args: ['--max-connections', String(LIMIT), '--header-timeout', '2s'] });
+  const conns = await hold(server.port, 20, 'GET /health HTTP/1.1\r\nHost: x\r\n');
+  try {
+    let most = 0;
+    await waitFor(async () => {
+      most = Math.max(most, await readAndOpenOnServer(conns));
+      return most > LIMIT || conns.every((c) => c.finished);
+    }, { timeoutMs: 30_000, intervalMs: 10, what: 'every held connection answered' });
+    assert.equal(most, LIMIT, `at most ${LIMIT} connections open at once, and that many reached`);
+    for (const conn of conns) assert.match(conn.data.toString('latin1'), /^(HTTP\/1\.1 408 [^]*)?$/);
+    const health = await httpRequest(`${server.url}/health`);
     assert.equal(health.status, 200);
   } finally {
     for (const conn of conns) conn.destroy();

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, uniqueUser } from './lib/harness.mjs';
-import { exchange, RawConnection } from './lib/raw.mjs';
+import { exchange, RawConnection, readByServer } from './lib/raw.mjs';
 
 let server;
 let sku;
@@ -219,7 +219,7 @@ test('bodies arriving interleaved on several connections each keep their own req
     conns.push(conn);
   }
   // every head is read before any body completes, the last connection's first
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await readByServer(conns);
   for (const conn of conns.reverse()) await conn.write(body.slice(3));
   for (const conn of conns) {
     const response = await conn.readResponse();

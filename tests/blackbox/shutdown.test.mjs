@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, uniqueUser, waitFor } from './lib/harness.mjs';
-import { RawConnection, refused } from './lib/raw.mjs';
+import { RawConnection, readByServer, refused } from './lib/raw.mjs';
 
 function purchaseHead(sku, user, length) {
   return `POST /api/v1/purchases HTTP/1.1\r\nHost: x\r\nX-User-Id: ${user}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
@@ -45,8 +45,8 @@ test('SIGTERM: requests received are answered with Connection: close, idle conne
       users.set(conn, uniqueUser('half-body'));
       await conn.write(purchaseHead(sku, users.get(conn), body.length) + body.slice(0, 5));
     }
-    // let the server read those bytes before the stop: each request is "received" then
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // the server has read those bytes before the stop: each request is "received" then
+    await readByServer([...halfHead, ...halfBody]);
 
     const proc = server.proc;
     const exit = exitOf(proc);
@@ -138,7 +138,7 @@ test('a request that never completes does not hold the stop beyond --shutdown-ti
   const [conn] = await connect(server.port, 1);
   try {
     await conn.write('GET /health HTTP/1.1\r\nHost: x\r\n');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await readByServer([conn]);
     const started = Date.now();
     await server.stopProcess(); // asserts exit 0
     // 1 s of drain, against the 60 s the head would otherwise be given

@@ -140,6 +140,54 @@ export function refused(port) {
   });
 }
 
+// The state and the send and receive queues of every TCP socket on the machine, by
+// "localPort:remotePort", from /proc/net/tcp and tcp6 (loopback tests: the ports alone tell the
+// sockets apart).
+async function tcpQueues() {
+  const { readFile } = await import('node:fs/promises');
+  const queues = new Map();
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 5) continue;
+      const port = (address) => parseInt(address.slice(address.lastIndexOf(':') + 1), 16);
+      const [tx, rx] = fields[4].split(':').map((hex) => parseInt(hex, 16));
+      queues.set(`${port(fields[1])}:${port(fields[2])}`, { established: fields[3] === '01', tx, rx });
+    }
+  }
+  return queues;
+}
+
+// Resolves once the server has read every byte these connections wrote: nothing left in the
+// client's send queue, nor in the receive queue of the server's end (gone counts as read).
+export async function readByServer(conns, { timeoutMs = 10_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const queues = await tcpQueues();
+    const unread = conns.filter((conn) => {
+      const client = queues.get(`${conn.socket.localPort}:${conn.socket.remotePort}`);
+      const server = queues.get(`${conn.socket.remotePort}:${conn.socket.localPort}`);
+      return (client?.tx ?? 0) > 0 || (server?.rx ?? 0) > 0;
+    });
+    if (unread.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`the server left the bytes of ${unread.length} connections unread for ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+// How many of these connections the server has accepted and read, and not closed: its end is
+// established with nothing left unread. A connection waiting in the listen backlog has its bytes
+// in the receive queue of a socket no one has accepted yet.
+export async function readAndOpenOnServer(conns) {
+  const queues = await tcpQueues();
+  return conns.filter((conn) => {
+    const client = queues.get(`${conn.socket.localPort}:${conn.socket.remotePort}`);
+    const server = queues.get(`${conn.socket.remotePort}:${conn.socket.localPort}`);
+    return server !== undefined && server.established && server.rx === 0 && (client?.tx ?? 0) === 0;
+  }).length;
+}
+
 // The CPU time (user + system) a process has used, in seconds, from /proc/PID/stat.
 export async function cpuSeconds(pid) {
   const { readFile } = await import('node:fs/promises');
