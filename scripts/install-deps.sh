@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  gcc make meson ninja-build pkg-config clang-format
+  gcc make meson ninja-build pkg-config clang-format clang libclang-rt-14-dev
   libh2o-evloop-dev libjansson-dev libsqlite3-dev libsodium-dev libhiredis-dev libpq-dev libcmocka-dev libjwt-dev libssl-dev zlib1g-dev
   sqlite3 redis-server postgresql postgresql-client nginx-light wrk nodejs npm curl chromium
 )

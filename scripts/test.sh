@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: the layout and style check, unit tests (plain and under ASan+UBSan), then
-# the black-box and browser suites against the sanitized binary, once per storage mode. Installs
-# what it needs first.
+# The whole test suite: the layout and style check, unit tests (plain and under ASan+UBSan), the
+# fuzz targets for a short while, then the black-box and browser suites against the sanitized
+# binary, once per storage mode. Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +22,10 @@ meson test -C build --suite unit --print-errorlogs
 ninja -C build-asan
 ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --suite unit --print-errorlogs
+
+# Every parser of untrusted bytes under libFuzzer for a short, fixed time (tests/fuzz/README.md).
+# Two at a time, 18 s each: the eleven targets take six rounds, under two minutes.
+./scripts/fuzz.sh all "${FUZZ_SECONDS:-18}"
 
 # Leak checking stays with the unit tests: at exit the server leaves its event loops to the OS.
 export FLASHSALE_BIN="$PWD/build-asan/flashsale"

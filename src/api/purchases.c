@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/body.h"
 #include "api/call.h"
 #include "api/handlers.h"
 #include "api/identity.h"
@@ -83,28 +84,20 @@ static void decide_purchase(api_call_t *call)
 
 void api_post_purchase(const http_request_t *request)
 {
-    const char *user_id = api_identity_buyer(request);
+    const char *user_id = api_identity_buyer(request), *field, *message;
     char sku[SALE_SKU_MAX + 1];
     purchase_state_t *state;
-    json_t *body, *value;
+    json_t *body;
     api_call_t *call;
 
     if (user_id == NULL || (body = http_request_json_object(request)) == NULL)
         return;
-    value = json_object_get(body, "sku");
-    if (!json_is_string(value) || !api_copy_sku(sku, json_string_value(value), json_string_length(value))) {
-        json_decref(body);
-        http_reply_validation_error(request, "sku",
-                                    "must be a string of 1-64 characters of A-Z, a-z, 0-9 and -");
-        return;
-    }
-    value = json_object_get(body, "qty");
-    if (value != NULL && !(json_is_integer(value) && json_integer_value(value) == 1)) {
-        json_decref(body);
-        http_reply_validation_error(request, "qty", "must be 1: one unit per buyer");
-        return;
-    }
+    field = api_body_purchase(body, sku, &message);
     json_decref(body);
+    if (field != NULL) {
+        http_reply_validation_error(request, field, message);
+        return;
+    }
     if ((call = api_call_start_extra(request, render_purchase, "no sale with this sku", sizeof(*state))) ==
         NULL)
         return;

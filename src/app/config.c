@@ -38,6 +38,22 @@ const char config_usage[] =
     "  --log-level LEVEL   error, warn, info or debug (LOG_LEVEL, default info)\n" CONFIG_IDENTITY_USAGE
     "  --help              this text\n"
     "\n"
+    "connection limits (docs/api.md, Limits; DUR is 500ms, 10s, 2m or seconds):\n"
+    "  --max-connections N       open at once, all threads together (MAX_CONNECTIONS, default: the\n"
+    "                            file descriptor limit less 64 + 16 per thread)\n"
+    "  --shutdown-timeout DUR    the longest a stop waits for requests received (SHUTDOWN_TIMEOUT, 10s)\n"
+    "  --idle-timeout DUR        keep-alive: a connection waiting for a request (IDLE_TIMEOUT, 10s)\n"
+    "  --header-timeout DUR      from a request's first byte to the end of its head; 408 (HEADER_TIMEOUT, "
+    "10s)\n"
+    "  --body-timeout DUR        from the end of the head to the end of the body; 408 (BODY_TIMEOUT, 10s)\n"
+    "  --max-header-bytes N      request line and header fields; 414/431 (MAX_HEADER_BYTES, 16384)\n"
+    "  --max-headers N           header fields; 431 (MAX_HEADERS, 100)\n"
+    "  --max-body-bytes N        request body; 413 (MAX_BODY_BYTES, 16384)\n"
+    "  --cors-origin LIST        origins whose pages may call the API: https://shop.example,...\n"
+    "                            or * (CORS_ORIGIN; may be repeated; default none)\n"
+    "  --http2                   also serve HTTP/2 (h2c upgrade, prior knowledge) through h2o, which has\n"
+    "                            no defence against the rapid-reset flood: only behind a proxy (HTTP2=1)\n"
+    "\n"
     "worker options: --redis URL --postgres URL --log-level LEVEL (REDIS_URL, DATABASE_URL, LOG_LEVEL)\n"
     "\n"
     "data-loss options: --postgres URL (DATABASE_URL) [--acknowledge]\n"
@@ -58,6 +74,16 @@ enum {
     OPT_REDIS,
     OPT_POSTGRES,
     OPT_WITH_WORKER,
+    OPT_MAX_CONNECTIONS,
+    OPT_SHUTDOWN_TIMEOUT,
+    OPT_IDLE_TIMEOUT,
+    OPT_HEADER_TIMEOUT,
+    OPT_BODY_TIMEOUT,
+    OPT_MAX_HEADER_BYTES,
+    OPT_MAX_HEADERS,
+    OPT_MAX_BODY_BYTES,
+    OPT_HTTP2,
+    OPT_CORS_ORIGIN,
     OPT_ACKNOWLEDGE,
     OPT_LOG_LEVEL,
     OPT_WEB_ROOT,
@@ -77,6 +103,16 @@ static const struct option serve_options[] = {
     {"redis", required_argument, NULL, OPT_REDIS},
     {"postgres", required_argument, NULL, OPT_POSTGRES},
     {"with-worker", no_argument, NULL, OPT_WITH_WORKER},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+    {"body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT},
+    {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER_BYTES},
+    {"max-headers", required_argument, NULL, OPT_MAX_HEADERS},
+    {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY_BYTES},
+    {"http2", no_argument, NULL, OPT_HTTP2},
+    {"cors-origin", required_argument, NULL, OPT_CORS_ORIGIN},
     {"acknowledge", no_argument, NULL, OPT_ACKNOWLEDGE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"web-root", required_argument, NULL, OPT_WEB_ROOT},
@@ -130,6 +166,74 @@ static int parse_duration_ms(const char *text, unsigned min_ms, unsigned max_ms,
     return 0;
 }
 
+/* The connection-limit options: flag or environment variable, name, bounds, and where they go. */
+typedef struct {
+    int option;
+    const char *env;
+    const char *name;
+    bool duration;
+    unsigned min, max;
+} bound_t;
+
+static const bound_t bounds[] = {
+    {OPT_SHUTDOWN_TIMEOUT, "SHUTDOWN_TIMEOUT", "shutdown-timeout", true, 0, 3600000},
+    {OPT_IDLE_TIMEOUT, "IDLE_TIMEOUT", "idle-timeout", true, 100, 3600000},
+    {OPT_HEADER_TIMEOUT, "HEADER_TIMEOUT", "header-timeout", true, 100, 3600000},
+    {OPT_BODY_TIMEOUT, "BODY_TIMEOUT", "body-timeout", true, 100, 3600000},
+    {OPT_MAX_HEADER_BYTES, "MAX_HEADER_BYTES", "max-header-bytes", false, 1024, 1048576},
+    {OPT_MAX_HEADERS, "MAX_HEADERS", "max-headers", false, 8, 1000},
+    {OPT_MAX_BODY_BYTES, "MAX_BODY_BYTES", "max-body-bytes", false, 64, 64 * 1048576},
+    {OPT_MAX_CONNECTIONS, "MAX_CONNECTIONS", "max-connections", false, 1, 10000000},
+};
+
+static unsigned *bound_target(config_t *config, int option, unsigned *scratch)
+{
+    switch (option) {
+    case OPT_SHUTDOWN_TIMEOUT:
+        return &config->shutdown_timeout_ms;
+    case OPT_IDLE_TIMEOUT:
+        return &config->idle_timeout_ms;
+    case OPT_HEADER_TIMEOUT:
+        return &config->header_timeout_ms;
+    case OPT_BODY_TIMEOUT:
+        return &config->body_timeout_ms;
+    case OPT_MAX_HEADER_BYTES:
+        return &config->max_header_bytes;
+    case OPT_MAX_HEADERS:
+        return &config->max_headers;
+    case OPT_MAX_BODY_BYTES:
+        return &config->max_body_bytes;
+    default:
+        return scratch;
+    }
+}
+
+/* Applies every bound from its flag (texts[i]) or else its environment variable. */
+static int parse_bounds(config_t *config, const char *const *texts, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); ++i) {
+        const bound_t *bound = &bounds[i];
+        const char *text = texts[i] != NULL ? texts[i] : env_or(bound->env, NULL);
+        unsigned scratch = 0, *target = bound_target(config, bound->option, &scratch);
+        int value;
+
+        if (text == NULL)
+            continue;
+        if (bound->duration ? parse_duration_ms(text, bound->min, bound->max, target) != 0
+                            : parse_int(text, (int)bound->min, (int)bound->max, &value) != 0) {
+            snprintf(err, err_size, "%s must be %s from %u to %u%s, got '%s'", bound->name,
+                     bound->duration ? "a duration" : "a number", bound->duration ? bound->min : bound->min,
+                     bound->max, bound->duration ? " ms (500ms, 10s, 2m)" : "", text);
+            return -1;
+        }
+        if (!bound->duration)
+            *target = (unsigned)value;
+        if (bound->option == OPT_MAX_CONNECTIONS)
+            config->max_connections = scratch;
+    }
+    return 0;
+}
+
 static void set_defaults(config_t *config)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -143,11 +247,19 @@ static void set_defaults(config_t *config)
         .web_root = env_or("WEB_ROOT", NULL),
         .port = 8080,
         .threads = cpus > 0 ? (int)cpus : 1,
+        .shutdown_timeout_ms = 10000,
+        .idle_timeout_ms = 10000,
+        .header_timeout_ms = 10000,
+        .body_timeout_ms = 10000,
+        .max_header_bytes = 16384,
+        .max_headers = 100,
+        .max_body_bytes = 16384,
         .log_level = LOG_INFO,
         .max_subscribers = API_EVENTS_MAX_SUBSCRIBERS,
         .events_heartbeat_ms = EVENT_STREAM_HEARTBEAT_MS,
         .events_stall_ms = EVENT_STREAM_STALL_MS,
     };
+    config->http2 = env_or("HTTP2", NULL) != NULL && strcmp(env_or("HTTP2", ""), "0") != 0;
 }
 
 typedef enum { COMMAND_SERVE, COMMAND_WORKER, COMMAND_DATA_LOSS } command_t;
@@ -159,6 +271,8 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
     const char *port = env_or("PORT", NULL), *threads = env_or("THREADS", NULL),
                *log_level = env_or("LOG_LEVEL", NULL), *max_subscribers = env_or("MAX_SUBSCRIBERS", NULL),
                *heartbeat = env_or("EVENTS_HEARTBEAT", NULL), *stall = env_or("EVENTS_STALL", NULL);
+    const char *bound_texts[sizeof(bounds) / sizeof(bounds[0])] = {0};
+    bool cors_given = false;
     config_identity_text_t identity;
     int option;
 
@@ -211,6 +325,26 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
         case OPT_WITH_WORKER:
             config->with_worker = true;
             break;
+        case OPT_HTTP2:
+            config->http2 = true;
+            break;
+        case OPT_CORS_ORIGIN:
+            cors_given = true;
+            if (http_cors_add(&config->cors, optarg, err, err_size) != 0)
+                return CONFIG_ERROR;
+            break;
+        case OPT_MAX_CONNECTIONS:
+        case OPT_SHUTDOWN_TIMEOUT:
+        case OPT_IDLE_TIMEOUT:
+        case OPT_HEADER_TIMEOUT:
+        case OPT_BODY_TIMEOUT:
+        case OPT_MAX_HEADER_BYTES:
+        case OPT_MAX_HEADERS:
+        case OPT_MAX_BODY_BYTES:
+            for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); ++i)
+                if (bounds[i].option == option)
+                    bound_texts[i] = optarg;
+            break;
         case OPT_WEB_ROOT:
             config->web_root = optarg;
             break;
@@ -245,6 +379,11 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
         snprintf(err, err_size, "threads must be a number from 1 to 256, got '%s'", threads);
         return CONFIG_ERROR;
     }
+    if (serve && parse_bounds(config, bound_texts, err, err_size) != 0)
+        return CONFIG_ERROR;
+    if (serve && !cors_given && env_or("CORS_ORIGIN", NULL) != NULL &&
+        http_cors_add(&config->cors, env_or("CORS_ORIGIN", NULL), err, err_size) != 0)
+        return CONFIG_ERROR;
     if (max_subscribers != NULL && parse_int(max_subscribers, 1, 1000000, &config->max_subscribers) != 0) {
         snprintf(err, err_size, "max-subscribers must be a number from 1 to 1000000, got '%s'",
                  max_subscribers);
@@ -296,6 +435,11 @@ static config_result_t parse(config_t *config, int argc, char **argv, command_t 
     if (serve && config_identity_finish(&config->identity, &identity, err, err_size) != 0)
         return CONFIG_ERROR;
     return CONFIG_OK;
+}
+
+void config_dispose(config_t *config)
+{
+    http_cors_dispose(&config->cors);
 }
 
 config_result_t config_parse_serve(config_t *config, int argc, char **argv, char *err, size_t err_size)

@@ -14,6 +14,7 @@
 
 #include "app/config_identity.h"
 #include "core/log.h"
+#include "http/http_cors.h"
 
 typedef struct {
     const char *listen;    /* address to bind, default 127.0.0.1 */
@@ -24,9 +25,20 @@ typedef struct {
     bool demo;             /* create a live demo sale at start */
     const char *redis_url; /* distributed mode when set (with postgres_url) */
     const char *postgres_url;
-    bool with_worker;           /* run the persister inside the server */
-    bool acknowledge;           /* data-loss: mark the listed losses acknowledged */
-    log_level_t log_level;      /* default info */
+    bool with_worker;      /* run the persister inside the server */
+    bool acknowledge;      /* data-loss: mark the listed losses acknowledged */
+    log_level_t log_level; /* default info */
+    /* connection bounds (docs/api.md, "Limits"); 0 max_connections: derived from the fd limit */
+    size_t max_connections;
+    unsigned shutdown_timeout_ms;
+    unsigned idle_timeout_ms;
+    unsigned header_timeout_ms;
+    unsigned body_timeout_ms;
+    unsigned max_header_bytes;
+    unsigned max_headers;
+    unsigned max_body_bytes;
+    bool http2;
+    http_cors_t cors;           /* --cors-origin, may be repeated; owned: config_dispose */
     config_identity_t identity; /* --auth, --jwt-*, rate limits, trusted proxies */
     const char *web_root;       /* serve the pages from this directory instead of the copy built in */
     /* The live events (docs/api.md): streams per server, and their heartbeat and stall cut-off. */
@@ -40,6 +52,9 @@ typedef enum {
     CONFIG_HELP,  /* --help: print the usage and exit 0 */
     CONFIG_ERROR, /* err holds one line */
 } config_result_t;
+
+/* Frees what parsing allocated (the CORS origins). */
+void config_dispose(config_t *config);
 
 /* Parses `serve` arguments (argv[0] is "serve"); strings point into argv or the environment. */
 config_result_t config_parse_serve(config_t *config, int argc, char **argv, char *err, size_t err_size);

@@ -29,6 +29,7 @@
 #include "distributed/worker/worker.h"
 #include "embedded/accounts.h"
 #include "embedded/engine_embedded.h"
+#include "http/conn_limit.h"
 #include "http/http_server.h"
 #include "loadtest/loadtest.h"
 
@@ -135,11 +136,13 @@ static void stop_loop(http_loop_t *loop, void *data)
 }
 
 /* Serves the API on engine until a stop signal; returns 0, or -1 with one line in err. */
-static int run_server(const config_t *config, engine_t *engine, char *err, size_t err_size)
+static int run_server(const config_t *config, engine_t *engine, size_t nofile, char *err, size_t err_size)
 {
     identity_keys_t keys;
     serving_t serving = {.demo = config->demo, .config = config, .keys = &keys};
     api_options_t options;
+    size_t max_connections =
+        config->max_connections != 0 ? config->max_connections : conn_limit_default(nofile, config->threads);
     int result;
 
     if (identity_keys_load(config, &keys, err, err_size) != 0)
@@ -167,6 +170,20 @@ static int run_server(const config_t *config, engine_t *engine, char *err, size_
             .loop_start = start_loop,
             .loop_stop = stop_loop,
             .data = &serving,
+            .http1 =
+                {
+                    .idle_timeout_ms = config->idle_timeout_ms,
+                    .header_timeout_ms = config->header_timeout_ms,
+                    .body_timeout_ms = config->body_timeout_ms,
+                    .max_header_bytes = config->max_header_bytes,
+                    .max_headers = config->max_headers,
+                    .max_body_bytes = config->max_body_bytes,
+                    .http2 = config->http2,
+                },
+            .max_connections = max_connections,
+            .nofile = nofile,
+            .shutdown_timeout_ms = config->shutdown_timeout_ms,
+            .cors = &config->cors,
         },
         err, err_size);
     api_destroy(serving.api);
@@ -181,10 +198,13 @@ static int serve(int argc, char **argv)
     engine_t *engine;
     pthread_t worker;
     bool worker_started = false;
+    size_t nofile;
     int result, status;
 
     if ((status = finish_parse(config_parse_serve(&config, argc, argv, err, sizeof(err)), &config, err)) >= 0)
         return status;
+    /* before the store opens its files and connections, which count against the same limit */
+    nofile = conn_limit_raise_nofile();
     if (config.admin_key == NULL)
         config.admin_key = demo_admin_key(generated_key, sizeof(generated_key));
     if ((engine = open_engine(&config, err, sizeof(err))) == NULL)
@@ -203,7 +223,8 @@ static int serve(int argc, char **argv)
         }
         worker_started = true;
     }
-    result = run_server(&config, engine, err, sizeof(err));
+    result = run_server(&config, engine, nofile, err, sizeof(err));
+    config_dispose(&config);
     if (worker_started) {
         worker_stop = 1;
         pthread_join(worker, NULL);

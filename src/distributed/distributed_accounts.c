@@ -11,6 +11,7 @@
 
 #include "distributed/engine_distributed.h"
 #include "distributed/engine_distributed_internal.h"
+#include "distributed/postgres/pg_url.h"
 #include "distributed/redis/redis_limit.h"
 
 /* The expressions of the unique indexes, so that the lookups use them. */
@@ -169,6 +170,8 @@ void distributed_check_limits(engine_loop_t *handle, const engine_limit_t *limit
 
 int engine_distributed_grant_admin(const char *postgres_url, const char *username, char *err, size_t err_size)
 {
+    if (pg_url_check(postgres_url, err, err_size) != 0)
+        return -1;
     PGconn *pg = PQconnectdb(postgres_url);
     PGresult *result = NULL;
     int rc = -1;

@@ -34,6 +34,7 @@
 #include "distributed/engine_distributed_internal.h"
 #include "distributed/outbox.h"
 #include "distributed/postgres/pg_schema.h"
+#include "distributed/postgres/pg_url.h"
 #include "distributed/redis/redis_limit.h"
 #include "distributed/redis/redis_sale.h"
 
@@ -484,7 +485,8 @@ static int prepare_stores(const redis_address_t *address, const char *postgres_u
 engine_t *engine_distributed_open(const char *redis_url, const char *postgres_url, char *err, size_t err_size)
 {
     redis_address_t address;
-    if (redis_address_parse(redis_url, &address, err, err_size) != 0)
+    if (redis_address_parse(redis_url, &address, err, err_size) != 0 ||
+        pg_url_check(postgres_url, err, err_size) != 0)
         return NULL;
     int losses = 0;
     if (prepare_stores(&address, postgres_url, &losses, err, err_size) != 0)

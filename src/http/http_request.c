@@ -1,5 +1,6 @@
 #include "http/http_request.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "http/http_reply.h"
@@ -65,6 +66,44 @@ const char *http_request_query(const http_request_t *request, const char *name)
             decoded[at] = '\0';
             return decoded;
         }
+        query = pair_end + 1;
+    }
+    return NULL;
+}
+
+/* True when text[0..len) percent-decodes to something holding a NUL byte. */
+static bool decodes_to_nul(const char *text, size_t len)
+{
+    for (size_t i = 0; i + 2 < len; ++i)
+        if (text[i] == '%' && text[i + 1] == '0' && text[i + 2] == '0')
+            return true;
+    return memchr(text, '\0', len) != NULL;
+}
+
+const char *http_request_nul_field(const http_request_t *request, const char *pattern)
+{
+    h2o_req_t *req = request->req;
+    const char *query, *end;
+    size_t param = 0;
+
+    /* h2o has decoded the path already: a NUL in a {name} segment is a NUL byte there */
+    for (const char *at = strchr(pattern, '{'); at != NULL && param < request->param_count;
+         at = strchr(at + 1, '{'), ++param) {
+        if (memchr(request->params[param].base, '\0', request->params[param].len) != NULL)
+            return http_request_strdup(request, at + 1, (size_t)(strchr(at, '}') - at - 1));
+    }
+    if (req->query_at == SIZE_MAX)
+        return NULL;
+    query = req->path.base + req->query_at + 1;
+    end = req->path.base + req->path.len;
+    while (query < end) {
+        const char *pair_end = memchr(query, '&', (size_t)(end - query)), *equals;
+        if (pair_end == NULL)
+            pair_end = end;
+        equals = memchr(query, '=', (size_t)(pair_end - query));
+        if (decodes_to_nul(query, (size_t)(pair_end - query)))
+            return http_request_strdup(request, query,
+                                       (size_t)((equals != NULL ? equals : pair_end) - query));
         query = pair_end + 1;
     }
     return NULL;

@@ -44,6 +44,14 @@ h2o_iovec_t http_request_header_trimmed(const http_request_t *request, const cha
 const char *http_request_query(const http_request_t *request, const char *name);
 
 /*
+ * The name of the first path parameter ({name} of pattern, the matched route's path) or query
+ * parameter whose value decodes to a NUL byte, in the request pool; NULL when none does. Such a
+ * value is refused (400) rather than read up to its NUL, where it would name something else
+ * ("?sku=DEMO-001%00x" is not DEMO-001).
+ */
+const char *http_request_nul_field(const http_request_t *request, const char *pattern);
+
+/*
  * The body as a JSON object (duplicate keys refused), which the caller releases with json_decref;
  * or NULL after replying 413 PAYLOAD_TOO_LARGE (larger than the route's body limit) or 400
  * VALIDATION_ERROR (not a JSON object).

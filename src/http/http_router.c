@@ -204,11 +204,20 @@ static const router_path_t *lookup(const http_router_t *router, h2o_iovec_t path
     return NULL;
 }
 
+const char *http_router_allow(const http_router_t *router, http_request_t *request)
+{
+    const router_path_t *path = lookup(router, request->req->path_normalized, request);
+
+    request->path = path == NULL ? router->path_count : (size_t)(path - router->paths);
+    return path == NULL ? NULL : path->allow;
+}
+
 void http_router_dispatch(const http_router_t *router, http_request_t *request)
 {
     h2o_iovec_t method = request->req->method;
     const router_path_t *path = lookup(router, request->req->path_normalized, request);
     const http_route_t *route = NULL;
+    const char *field;
 
     if (path == NULL) {
         request->path = router->path_count;
@@ -226,5 +235,9 @@ void http_router_dispatch(const http_router_t *router, http_request_t *request)
     request->route = route;
     if ((route->flags & HTTP_ROUTE_ADMIN) && !router->authorize_admin(request, router->data))
         return;
+    if ((field = http_request_nul_field(request, route->path)) != NULL) {
+        http_reply_validation_error(request, field, "must not contain a NUL byte");
+        return;
+    }
     route->handler(request);
 }

@@ -59,6 +59,12 @@ void http_router_destroy(http_router_t *router);
 const char *const *http_router_path_names(const http_router_t *router, size_t *path_count);
 
 /*
+ * The methods of the path request->req names ("GET, PUT, DELETE", for an Allow header), with
+ * request->path and ->params filled in; NULL when no route has that path.
+ */
+const char *http_router_allow(const http_router_t *router, http_request_t *request);
+
+/*
  * Finds the route of request->req, fills in request->route, ->path and ->params, and runs the
  * route's handler, or replies 404/405 (request->route NULL).
  */

@@ -16,12 +16,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 
-#define LOOP_TICK_MS     100   /* how soon a loop notices the stop flag */
-#define DRAIN_TIMEOUT_MS 10000 /* the longest a stop waits for requests in flight */
-#define IDLE_TIMEOUT_MS  10000 /* keep-alive and slow clients */
-/* Bodies up to this size are read, and refused with a JSON 413 above their route's limit
-   (http_request_json_object); h2o refuses larger ones itself, in plain text, before buffering them. */
-#define MAX_ENTITY_SIZE (1024 * 1024)
+#define LOOP_TICK_MS 100 /* how soon a loop notices the stop flag */
 
 struct http_server {
     http_server_options_t options;
@@ -29,6 +24,7 @@ struct http_server {
     http_loop_t *loops;
     http_metrics_t *metrics;            /* one per loop */
     event_stream_stats_t *stream_stats; /* one per loop */
+    conn_limit_t connections;
     atomic_bool stopping;
     /* the start gate: guarded by start_lock */
     pthread_mutex_t start_lock;
@@ -110,33 +106,40 @@ static int check_port_free(const http_server_options_t *options, char *err, size
     return 0;
 }
 
-static void on_accept(h2o_socket_t *listener, const char *err)
+static void serve_socket(void *data, h2o_socket_t *sock)
 {
-    http_loop_t *loop = listener->data;
-    h2o_socket_t *socket;
-
-    if (err != NULL || (socket = h2o_evloop_socket_accept(listener)) == NULL)
-        return;
-    h2o_accept(&loop->accept, socket);
+    http_loop_t *loop = data;
+    http1_accept(&loop->http1, sock);
 }
 
-/* Stops accepting, then serves until nothing is in flight (bounded), then lets queued writes go. */
+static bool evict(void *data)
+{
+    http_loop_t *loop = data;
+    return http1_evict(&loop->http1);
+}
+
+/*
+ * The graceful stop of one loop: no new connections, every request received answered with
+ * "Connection: close", idle connections closed, all within the shutdown timeout.
+ */
 static void drain(http_loop_t *loop)
 {
-    int64_t deadline = clock_monotonic_ms() + DRAIN_TIMEOUT_MS;
+    const http_server_options_t *options = &loop->server->options;
+    int64_t deadline = clock_monotonic_ms() + (int64_t)options->shutdown_timeout_ms;
 
-    h2o_socket_read_stop(loop->listener);
-    h2o_socket_close(loop->listener);
-    loop->listener = NULL;
+    acceptor_close(&loop->acceptor);
+    /* HTTP/2 connections (--http2) get a GOAWAY from h2o */
+    h2o_context_request_shutdown(&loop->context);
     /* an event stream is never done by itself: it ends here, its last bytes go out below */
     if (loop->streams != NULL)
         event_stream_loop_destroy(loop->streams);
     loop->streams = NULL;
-    while (loop->in_flight > 0 && clock_monotonic_ms() < deadline)
+    http1_stop(&loop->http1);
+    while ((loop->acceptor.open > 0 || loop->in_flight > 0) && clock_monotonic_ms() < deadline)
         h2o_evloop_run(loop->context.loop, LOOP_TICK_MS);
-    /* replies just sent sit in h2o's write queue until the loop runs again */
-    for (int i = 0; i < 3; ++i)
-        h2o_evloop_run(loop->context.loop, 0);
+    if (loop->acceptor.open > 0 || loop->in_flight > 0)
+        log_warn("http", "shutdown timeout: %zu connections and %zu replies left on loop %zu",
+                 loop->acceptor.open, loop->in_flight, loop->index);
 }
 
 /* ---- the loop threads ------------------------------------------------------------------- */
@@ -153,13 +156,19 @@ static int init_thread(http_loop_t *loop)
 {
     http_server_t *server = loop->server;
 
+    acceptor_callbacks_t callbacks = {.serve = serve_socket, .evict = evict, .data = loop};
+
     h2o_context_init(&loop->context, h2o_evloop_create(), &server->config);
     loop->accept.ctx = &loop->context;
     loop->accept.hosts = server->config.hosts;
-    /* the h2o socket owns the descriptor from here on */
-    loop->listener = h2o_evloop_socket_create(loop->context.loop, loop->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
-    loop->listener->data = loop;
+    if (http1_loop_init(&loop->http1, &loop->context, &loop->accept, &server->options.http1) != 0) {
+        snprintf(loop->error, sizeof(loop->error), "out of memory");
+        return -1;
+    }
+    /* the acceptor owns the descriptor from here on */
+    acceptor_init(&loop->acceptor, loop->context.loop, loop->listen_fd, &server->connections, &callbacks);
     loop->listen_fd = -1;
+    loop->listening = true;
     if ((loop->streams = event_stream_loop_create(loop->context.loop, &server->options.streams,
                                                   loop->stream_stats)) == NULL) {
         snprintf(loop->error, sizeof(loop->error), "out of memory");
@@ -214,11 +223,11 @@ static void *run_thread(void *arg)
 
     loop->failed = init_thread(loop) != 0;
     if (wait_for_start(loop)) {
-        h2o_socket_read_start(loop->listener, on_accept);
+        acceptor_start(&loop->acceptor);
         while (!atomic_load(&server->stopping))
             h2o_evloop_run(loop->context.loop, LOOP_TICK_MS);
     }
-    if (loop->listener != NULL)
+    if (loop->listening)
         drain(loop);
     server->options.loop_stop(loop, server->options.data);
     /* The h2o context and loop are left to the process exit: idle keep-alive connections still hold
@@ -233,19 +242,24 @@ static int on_request(h2o_handler_t *handler, h2o_req_t *req)
     http_request_t request = {.req = req, .loop = loop, .started_ns = clock_monotonic_ns()};
 
     (void)handler;
-    http_router_dispatch(loop->server->options.router, &request);
+    if (!http_cors_handle(loop->server->options.cors, loop->server->options.router, &request))
+        http_router_dispatch(loop->server->options.router, &request);
     return 0;
 }
 
 static void init_config(http_server_t *server)
 {
+    const http1_options_t *http1 = &server->options.http1;
     h2o_hostconf_t *host;
     h2o_pathconf_t *path;
     h2o_handler_t *handler;
 
     h2o_config_init(&server->config);
-    server->config.max_request_entity_size = MAX_ENTITY_SIZE;
-    server->config.http1.req_timeout = IDLE_TIMEOUT_MS;
+    /* h2o's own HTTP/1 and HTTP/2 layers serve only connections handed over with --http2 */
+    server->config.http1.upgrade_to_http2 = http1->http2;
+    server->config.max_request_entity_size = (size_t)http1->max_body_bytes;
+    server->config.http1.req_timeout = http1->header_timeout_ms;
+    server->config.http2.idle_timeout = http1->idle_timeout_ms;
     server->config.server_name = h2o_iovec_init(H2O_STRLIT("flashsale"));
     host = h2o_config_register_host(&server->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     path = h2o_config_register_path(host, "/", 0);
@@ -271,6 +285,7 @@ int http_server_run(const http_server_options_t *options, char *err, size_t err_
     if (check_port_free(options, err, err_size) != 0)
         return -1;
     init_config(&server);
+    conn_limit_init(&server.connections, options->max_connections);
     server.loops = calloc(count, sizeof(*server.loops));
     server.metrics = calloc(count, sizeof(*server.metrics));
     server.stream_stats = calloc(count, sizeof(*server.stream_stats));
@@ -306,7 +321,14 @@ int http_server_run(const http_server_options_t *options, char *err, size_t err_
         }
     }
     if (decide_start(&server, started, count, err, err_size)) {
-        log_info("http", "serving http://%s:%d with %zu threads", options->listen, options->port, count);
+        log_info(
+            "http",
+            "serving http://%s:%d with %zu threads; file descriptor limit %zu, at most %zu connections%s",
+            options->listen, options->port, count, options->nofile, options->max_connections,
+            options->http1.http2 ? "; HTTP/2 enabled" : "");
+        if (options->max_connections > options->nofile)
+            log_warn("http", "--max-connections %zu is above the file descriptor limit %zu",
+                     options->max_connections, options->nofile);
         sigwait(&signals, &signal_number);
         log_info("http", "%s received, finishing requests in flight", strsignal(signal_number));
         result = 0;

@@ -3,12 +3,17 @@
  *
  * Each of the N threads owns one h2o evloop, one h2o context and one SO_REUSEPORT listener (the
  * kernel spreads connections across them), all created on that thread, so a request is served start
- * to finish on the thread that accepted it without any lock of the HTTP layer. What a loop serves
- * is the route table's business (http_router); what the layer above keeps per loop (its engine
- * handle, say) it sets up in the loop_start hook, on the loop's own thread, before any loop accepts
- * a connection. Signals are taken by the main thread only (sigwait); on SIGTERM or SIGINT every
- * thread closes its listener, lets the replies it promised go out (bounded), runs loop_stop and
- * exits.
+ * to finish on the thread that accepted it without any lock of the HTTP layer; only the count of
+ * open connections (conn_limit) is shared. Connections are read and answered by http1_conn and
+ * accepted by acceptor. What a loop serves is the route table's business (http_router); what the
+ * layer above keeps per loop (its engine handle, say) it sets up in the loop_start hook, on the
+ * loop's own thread, before any loop accepts a connection.
+ *
+ * Signals are taken by the main thread only (sigwait). On SIGTERM or SIGINT every thread accepts
+ * what waits in its listener's backlog and closes the listener, answers every request it receives
+ * with "Connection: close", closes idle connections cleanly, and keeps serving until no
+ * connection and no promised reply is left or the shutdown timeout has passed; then it runs
+ * loop_stop and exits.
  */
 #ifndef FLASHSALE_HTTP_SERVER_H
 #define FLASHSALE_HTTP_SERVER_H
@@ -17,7 +22,10 @@
 #include <stdbool.h>
 
 #include "core/strbuf.h"
+#include "http/acceptor.h"
 #include "http/event_stream.h"
+#include "http/http1_conn.h"
+#include "http/http_cors.h"
 #include "http/http_metrics.h"
 #include "http/http_router.h"
 
@@ -38,6 +46,11 @@ typedef struct {
     /* Run on the same thread once the loop drained, also when loop_start failed. */
     void (*loop_stop)(http_loop_t *loop, void *data);
     void *data;
+    http1_options_t http1;        /* the bounds of a connection */
+    size_t max_connections;       /* open at once, over all threads */
+    size_t nofile;                /* the descriptor limit, for the start-up line */
+    uint64_t shutdown_timeout_ms; /* the longest a stop waits for requests and connections */
+    const http_cors_t *cors;      /* the origins allowed; none (count 0) by default */
 } http_server_options_t;
 
 /* One event-loop thread. The h2o context comes first: handlers get back here from req->conn->ctx. */
@@ -53,8 +66,10 @@ struct http_loop {
     event_stream_loop_t *streams; /* this loop's event streams; a stop ends them first */
     event_stream_stats_t *stream_stats;
     h2o_accept_ctx_t accept;
-    h2o_socket_t *listener;
-    int listen_fd; /* until the thread wraps it in listener */
+    acceptor_t acceptor;
+    http1_loop_t http1;
+    bool listening; /* acceptor and http1 are initialised */
+    int listen_fd;  /* until the thread wraps it in its acceptor */
     pthread_t tid;
     bool failed; /* the thread could not initialise; error says why */
     char error[256];

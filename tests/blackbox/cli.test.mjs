@@ -104,6 +104,34 @@ test('no admin key outside --demo: non-zero exit and one line on stderr', async 
   assertConfigError(await runBinary(args, { env: { ADMIN_KEY: '' } }), /admin/i);
 });
 
+// Every command that takes a PostgreSQL URL checks it before it connects to anything (so no Redis
+// or PostgreSQL is needed here, in either mode): one line, the URL masked, libpq's complaint without
+// the pieces of the URL it quotes.
+test('a PostgreSQL URL libpq cannot read ends serve, worker, user and data-loss at start, without its password', async () => {
+  const secret = 'pg-S3cret-cli';
+  const redis = 'redis://127.0.0.1:1';
+  const cases = [
+    [`postgresql://alice:${secret}%zz@127.0.0.1:1/db`, /^bad PostgreSQL URL "postgresql:\/\/alice:\*\*\*@127\.0\.0\.1:1\/db": invalid percent-encoded token: "\.\.\." \(expected postgresql:\/\//],
+    [`mysql://alice:${secret}@127.0.0.1/db`, /^bad PostgreSQL URL "mysql:\/\/alice:\*\*\*@127\.0\.0\.1\/db": the scheme is not postgresql:\/\/ or postgres:\/\//],
+    [`host=127.0.0.1 ${secret}`, /^bad PostgreSQL URL "\(key=value pairs\)": missing "=" after "\.\.\." in connection info string/],
+  ];
+  for (const [url, pattern] of cases) {
+    const { args } = await serveArgs(['--redis', redis, '--postgres', url]);
+    const runs = {
+      serve: await runBinary(args),
+      worker: await runBinary(['worker', '--redis', redis, '--postgres', url]),
+      user: await runBinary(['user', 'grant-admin', 'alice', '--redis', redis, '--postgres', url]),
+      'data-loss': await runBinary(['data-loss', '--postgres', url]),
+    };
+    for (const [command, result] of Object.entries(runs)) {
+      assertConfigError(result);
+      const line = result.stderr.replace(/^(flashsale|worker): /, '');
+      assert.match(line, pattern, `${command}: ${result.stderr}`);
+      assert.ok(!(result.stdout + result.stderr).includes(secret), `${command} shows the password: ${result.stderr}`);
+    }
+  }
+});
+
 test('LISTEN, PORT, DATA_DIR, ADMIN_KEY and THREADS work instead of flags', async () => {
   const server = await startServer({ viaEnv: true, listen: '127.0.0.2', threads: 1 });
   try {

@@ -291,7 +291,8 @@ test('--web-root never serves what lies outside it, hidden files, untyped files 
     for (const p of refused) {
       const res = await raw(disk.url, p);
       const text = res.body.toString();
-      assert.equal(res.status, 404, `${p}: ${res.status} ${text}`);
+      // a path parameter holding a NUL byte is a 400 before any route looks at it (http_request_nul_field)
+      assert.equal(res.status, p.includes('%00') ? 400 : 404, `${p}: ${res.status} ${text}`);
       assert.doesNotMatch(text, /secret|outside|SECRET/, p);
     }
     const big = await raw(disk.url, '/css/big.css');

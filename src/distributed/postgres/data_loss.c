@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "distributed/postgres/pg_schema.h"
+#include "distributed/postgres/pg_url.h"
 
 void data_loss_cause(data_loss_report_t *report, const char *cause)
 {
@@ -112,6 +113,8 @@ int data_loss_list(PGconn *pg, bool acknowledge, data_loss_line_cb cb, void *ctx
 int data_loss_command(const char *postgres_url, bool acknowledge, data_loss_line_cb cb, void *ctx, char *err,
                       size_t err_size)
 {
+    if (pg_url_check(postgres_url, err, err_size) != 0)
+        return -1;
     PGconn *pg = PQconnectdb(postgres_url);
     int listed = -1;
     if (PQstatus(pg) != CONNECTION_OK)

@@ -9,6 +9,7 @@
 #include "core/strbuf.h"
 #include "distributed/outbox.h"
 #include "distributed/postgres/pg_schema.h"
+#include "distributed/postgres/pg_url.h"
 
 #define STORE_STATEMENT "flashsale_store_orders"
 
@@ -58,15 +59,8 @@ typedef enum {
 
 worker_store_t *worker_store_open(const char *postgres_url, char *err, size_t err_size)
 {
-    char *parse_error = NULL;
-    PQconninfoOption *options = PQconninfoParse(postgres_url, &parse_error);
-    if (options == NULL) {
-        snprintf(err, err_size, "postgres: bad URL: %s", parse_error != NULL ? parse_error : "out of memory");
-        err[strcspn(err, "\n")] = '\0';
-        PQfreemem(parse_error);
+    if (pg_url_check(postgres_url, err, err_size) != 0)
         return NULL;
-    }
-    PQconninfoFree(options);
     worker_store_t *store = calloc(1, sizeof(*store));
     if (store == NULL || (store->url = strdup(postgres_url)) == NULL) {
         free(store);

@@ -43,9 +43,13 @@ export const BIN = path.resolve(repoRoot, process.env.FLASHSALE_BIN || 'build/fl
 
 // Configuration variables of the binary: never inherited from the environment running the tests,
 // so that a developer's shell cannot change what a test starts.
-const CONFIG_ENV = ['LISTEN', 'PORT', 'DATA_DIR', 'ADMIN_KEY', 'THREADS', 'REDIS_URL', 'POSTGRES_URL', 'DATABASE_URL', 'LOG_LEVEL',
+const CONFIG_ENV = [
+  'LISTEN', 'PORT', 'DATA_DIR', 'ADMIN_KEY', 'THREADS', 'REDIS_URL', 'POSTGRES_URL', 'DATABASE_URL', 'LOG_LEVEL',
   'AUTH_MODE', 'JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_TTL', 'LOGIN_QUEUE',
-  'RATE_LIMIT_IP', 'RATE_LIMIT_USER', 'TRUSTED_PROXY', 'WEB_ROOT'];
+  'RATE_LIMIT_IP', 'RATE_LIMIT_USER', 'TRUSTED_PROXY', 'WEB_ROOT',
+  'MAX_CONNECTIONS', 'SHUTDOWN_TIMEOUT', 'IDLE_TIMEOUT', 'HEADER_TIMEOUT', 'BODY_TIMEOUT', 'MAX_HEADER_BYTES',
+  'MAX_HEADERS', 'MAX_BODY_BYTES', 'HTTP2', 'CORS_ORIGIN',
+];
 
 const STARTUP_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 20_000;
@@ -199,9 +203,19 @@ export function httpRequest(url, { method = 'GET', headers = {}, body, agent, ti
   });
 }
 
+// Keep-alive agents honour the server's "Keep-Alive: timeout=N" (dropping an idle socket a second
+// before the server closes it, instead of reusing it as the server's FIN crosses the request) only
+// when they have a timeout of their own; this one is longer than any test's request.
+const AGENT_TIMEOUT_MS = 120_000;
+
+// A keep-alive agent: up to maxSockets connections really in flight at once.
+export function keepAliveAgent(maxSockets, options = {}) {
+  return new http.Agent({ keepAlive: true, maxSockets, timeout: AGENT_TIMEOUT_MS, ...options });
+}
+
 // A keep-alive agent for request storms: up to maxSockets connections really in flight at once.
 export function stormAgent(maxSockets = 256) {
-  return new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  return keepAliveAgent(maxSockets, { maxFreeSockets: maxSockets });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,6 +298,7 @@ function exited(proc) {
  *   threads   --threads (default 2; 'default' passes none, so the server picks its own count)
  *   listen    --listen (default 127.0.0.1)
  *   fileSizeLimitKiB  run under `ulimit -f` (a full disk); see server.fileSizeLimitKiB
+ *   nofileLimit  run under `ulimit -n N` (soft and hard file descriptor limit), or {soft, hard}
  *   viaEnv    pass listen, port, data dir, admin key and threads as LISTEN, PORT, DATA_DIR,
  *             ADMIN_KEY, THREADS instead of flags
  *   store     another server's store (server.store): a second instance on the same data, which
@@ -309,7 +324,7 @@ export async function startServer(options = {}) {
     proc: null,
     stdout: '',
     stderr: '',
-    agent: new http.Agent({ keepAlive: true, maxSockets: 16 }),
+    agent: keepAliveAgent(16),
     // The store's own `serve` arguments (e.g. --redis/--postgres): a second instance on the same
     // store passes them too.
     storeArgs: store.args,
@@ -333,10 +348,15 @@ export async function startServer(options = {}) {
       args.push(...store.args, ...(options.args ?? []));
       const env = cleanEnv({ ...(options.viaEnv ? config : {}), ...store.env, ...(options.env ?? {}) });
       let proc;
-      if (this.fileSizeLimitKiB) {
+      if (this.fileSizeLimitKiB || options.nofileLimit) {
         // RLIMIT_FSIZE makes writes past the limit fail (EFBIG) — a disk that cannot take more.
         // SIGXFSZ is ignored (inherited through exec) so that the write fails instead of killing.
-        const script = `trap '' XFSZ; ulimit -f ${Number(this.fileSizeLimitKiB)} && exec "$0" "$@"`;
+        const limits = [];
+        if (this.fileSizeLimitKiB) limits.push(`trap '' XFSZ; ulimit -f ${Number(this.fileSizeLimitKiB)}`);
+        const nofile = options.nofileLimit;
+        if (typeof nofile === 'number') limits.push(`ulimit -n ${nofile}`);
+        else if (nofile) limits.push(`ulimit -Sn ${Number(nofile.soft)} && ulimit -Hn ${Number(nofile.hard)}`);
+        const script = `${limits.join(' && ')} && exec "$0" "$@"`;
         proc = spawn('bash', ['-c', script, BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       } else {
         proc = spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -353,7 +373,7 @@ export async function startServer(options = {}) {
       this.port = port;
       this.url = `http://${listen}:${port}`;
       this.agent.destroy();
-      this.agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+      this.agent = keepAliveAgent(16);
 
       const deadline = Date.now() + STARTUP_TIMEOUT_MS;
       for (;;) {
