@@ -180,7 +180,9 @@ static void send_initial_of_topic(void *ctx, sale_feed_topic_t *topic)
 static void adapt_window(api_events_loop_t *owner)
 {
     int64_t now = clock_monotonic_ms(), elapsed = now - owner->measured_ms;
-    if (elapsed < 1000)
+    /* A stopping server has ended its streams (loop->streams is gone) while the loop still drains
+     * the requests in flight, and the engine may still tell of sales meanwhile. */
+    if (elapsed < 1000 || owner->loop->streams == NULL)
         return;
     uint64_t busy = event_stream_loop_busy_ns(owner->loop->streams);
     uint64_t percent = (busy - owner->busy_ns) / 10000 / (uint64_t)elapsed; /* ns / (ms * 1e6) * 100 */

@@ -80,6 +80,44 @@ test('SIGTERM: requests received are answered with Connection: close, idle conne
   }
 });
 
+// The stop ends every event stream first, then drains: a sale created by a request received
+// before the stop is told to the engine's watchers while the loop drains, with no stream left.
+test('SIGTERM with an event stream open and a sale created during the drain: the create is answered, exit 0', async () => {
+  const server = await startServer({ threads: 1 });
+  try {
+    const stream = new RawConnection(server.port);
+    await stream.connected;
+    await stream.write('GET /api/v1/sales/events HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => stream.data.includes('retry: '), { what: 'the stream' });
+    // the events' window is measured once a second: let a second pass, so that the next sale
+    // the engine tells measures it
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const body = JSON.stringify({
+      sku: `DRAIN-${Date.now()}`, productName: 'drained', initialStock: 5,
+      startTime: new Date(Date.now() + 3_600_000).toISOString(), endTime: new Date(Date.now() + 7_200_000).toISOString(),
+    });
+    const create = new RawConnection(server.port);
+    await create.connected;
+    await create.write(`POST /api/v1/products HTTP/1.1\r\nHost: x\r\nX-Admin-Key: ${server.adminKey}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+    await readByServer([create]);
+
+    const exit = exitOf(server.proc);
+    server.proc.kill('SIGTERM');
+    await waitFor(() => refused(server.port), { what: 'every listener closed' });
+    assert.equal(await stream.waitClosed(), 'end', 'the stream is ended cleanly');
+    await create.write(body.slice(5));
+    const response = await create.readResponse();
+    assert.ok(response, `the create received before the stop must be answered (${create.error?.code ?? 'closed'})`);
+    assert.equal(response.status, 201, response.raw);
+    assert.equal(response.headers.connection, 'close');
+    assert.deepEqual(await exit, { code: 0, signal: null }, server.stderr);
+    server.proc = null;
+  } finally {
+    await server.cleanup();
+  }
+});
+
 test('SIGTERM during a purchase storm on keep-alive connections: no reset, every acknowledged order kept', async () => {
   const server = await startServer();
   const { sku } = await server.createSale({ initialStock: 1_000_000 });
