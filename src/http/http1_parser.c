@@ -2,12 +2,25 @@
 
 #include <string.h>
 
-/* tchar of RFC 9110: the characters of a token (methods, header names, list elements). */
+/* tchar of RFC 9110: the characters of a token (methods, header names, list elements). A table,
+ * because every byte of every method and header name is looked up. */
+static const bool tchar[256] = {
+    ['!'] = true, ['#'] = true, ['$'] = true, ['%'] = true, ['&'] = true, ['\''] = true, ['*'] = true,
+    ['+'] = true, ['-'] = true, ['.'] = true, ['^'] = true, ['_'] = true, ['`'] = true,  ['|'] = true,
+    ['~'] = true, ['0'] = true, ['1'] = true, ['2'] = true, ['3'] = true, ['4'] = true,  ['5'] = true,
+    ['6'] = true, ['7'] = true, ['8'] = true, ['9'] = true, ['A'] = true, ['B'] = true,  ['C'] = true,
+    ['D'] = true, ['E'] = true, ['F'] = true, ['G'] = true, ['H'] = true, ['I'] = true,  ['J'] = true,
+    ['K'] = true, ['L'] = true, ['M'] = true, ['N'] = true, ['O'] = true, ['P'] = true,  ['Q'] = true,
+    ['R'] = true, ['S'] = true, ['T'] = true, ['U'] = true, ['V'] = true, ['W'] = true,  ['X'] = true,
+    ['Y'] = true, ['Z'] = true, ['a'] = true, ['b'] = true, ['c'] = true, ['d'] = true,  ['e'] = true,
+    ['f'] = true, ['g'] = true, ['h'] = true, ['i'] = true, ['j'] = true, ['k'] = true,  ['l'] = true,
+    ['m'] = true, ['n'] = true, ['o'] = true, ['p'] = true, ['q'] = true, ['r'] = true,  ['s'] = true,
+    ['t'] = true, ['u'] = true, ['v'] = true, ['w'] = true, ['x'] = true, ['y'] = true,  ['z'] = true,
+};
+
 static bool is_tchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    return tchar[c];
 }
 
 /* A byte allowed inside a field value: visible ASCII, obs-text, space and tab; never a control. */
@@ -47,12 +60,24 @@ http1_parse_status_t http1_find_head(const char *buf, size_t len, size_t *scanne
     size_t limit = len < max_head ? len : max_head, i;
 
     for (i = *scanned; i < limit; ++i) {
-        char c = buf[i];
-        bool after_cr = i > 0 && buf[i - 1] == '\r';
+        unsigned char c = (unsigned char)buf[i];
 
-        if (c == '\0' || (after_cr && c != '\n') || (c == '\n' && !after_cr)) {
+        /* Most bytes are above CR; a CR is checked with the byte after it (and looked at again
+         * when that byte has not arrived), so nothing above CR needs to know what came before. */
+        if (c > '\r')
+            continue;
+        if (c == '\0' || (c == '\n' && (i == 0 || buf[i - 1] != '\r'))) {
             *scanned = i;
             return HTTP1_PARSE_BAD_REQUEST;
+        }
+        if (c == '\r') {
+            if (i + 1 == limit)
+                break;
+            if (buf[i + 1] != '\n') {
+                *scanned = i + 1;
+                return HTTP1_PARSE_BAD_REQUEST;
+            }
+            continue;
         }
         /* a bare LF was refused above, so "\n\r\n" here is a blank line after a CRLF */
         if (c == '\n' && i >= 3 && buf[i - 2] == '\n') {
@@ -154,30 +179,38 @@ static void read_transfer_encoding(fields_t *fields, const char *value, size_t l
     }
 }
 
+/* The header's name was lowercased as it was read. */
+static bool name_is(const http1_header_t *header, const char *name, size_t len)
+{
+    return header->name_len == len && memcmp(header->name, name, len) == 0;
+}
+
+#define NAME_IS(header, literal) name_is((header), (literal), sizeof(literal) - 1)
+
 static void read_field(fields_t *fields, http1_request_t *request, const http1_header_t *header)
 {
-    const char *name = header->name, *value = header->value;
-    size_t name_len = header->name_len, len = header->value_len;
+    const char *value = header->value;
+    size_t len = header->value_len;
 
-    if (equals_nocase(name, name_len, "content-length")) {
+    if (NAME_IS(header, "content-length")) {
         read_content_length(fields, value, len);
-    } else if (equals_nocase(name, name_len, "transfer-encoding")) {
+    } else if (NAME_IS(header, "transfer-encoding")) {
         read_transfer_encoding(fields, value, len);
-    } else if (equals_nocase(name, name_len, "host")) {
+    } else if (NAME_IS(header, "host")) {
         ++fields->host_count;
         request->host = value;
         request->host_len = len;
-    } else if (equals_nocase(name, name_len, "connection")) {
+    } else if (NAME_IS(header, "connection")) {
         fields->close = fields->close || http1_list_has_token(value, len, "close");
         fields->keep_alive = fields->keep_alive || http1_list_has_token(value, len, "keep-alive");
         request->connection_upgrade =
             request->connection_upgrade || http1_list_has_token(value, len, "upgrade");
-    } else if (equals_nocase(name, name_len, "expect")) {
+    } else if (NAME_IS(header, "expect")) {
         if (equals_nocase(value, len, "100-continue"))
             request->expect_continue = true;
         else
             fields->expect_other = true;
-    } else if (equals_nocase(name, name_len, "upgrade")) {
+    } else if (NAME_IS(header, "upgrade")) {
         request->upgrade = value;
         request->upgrade_len = len;
     }
