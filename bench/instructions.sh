@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Instructions per request: the server's work, counted by callgrind, for binaries to compare.
-#   bench/instructions.sh BIN_A [BIN_B ...]
+#   bench/instructions.sh BIN_A [BIN_B ...]     MODE=distributed: with REDIS_URL and DATABASE_URL
 # A virtual machine's request rate swings by a third from run to run with its neighbours' load
 # (see docs/benchmarks.md); an instruction count does not: the same binary and the same requests
 # give the same count whatever else the machine does. So a change that must not cost anything
 # (a new layout, a new transport) is compared here, and the rates say the rest.
 #
-# Each binary runs `serve --threads 1` (embedded, a fresh data directory) under
+# Each binary runs `serve --threads 1` (embedded, a fresh data directory; or distributed with the
+# worker inside the server) under
 # `valgrind --tool=callgrind`; after a warm-up the counters are zeroed, one scenario runs with
 # `flashsale loadtest` (LOADTEST, default build-release's), and the counters are dumped: every
 # thread of the server counts (loops, ledger, audit). Scenarios: storm (stock 100, REQUESTS distinct
@@ -28,8 +29,10 @@ trap '[ -z "$server" ] || kill $server 2>/dev/null; wait 2>/dev/null; rm -rf "$w
 run() { # bin, scenario
   local out=$work/callgrind.out
   rm -f "$out"*
-  valgrind --tool=callgrind --callgrind-out-file="$out" "$1" serve --port "$port" --admin-key "$key" \
-    --threads 1 --data-dir "$work/data-$RANDOM" 2>>"$work/server.log" &
+  local args=(serve --port "$port" --admin-key "$key" --threads 1 --data-dir "$work/data-$RANDOM")
+  [ "${MODE:-embedded}" = distributed ] &&
+    args+=(--redis "${REDIS_URL:?set REDIS_URL}" --postgres "${DATABASE_URL:?set DATABASE_URL}" --with-worker)
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$1" "${args[@]}" 2>>"$work/server.log" &
   server=$!
   for _ in $(seq 300); do curl -sf "$url/health" >/dev/null && break; sleep 0.1; done
   local sku=INS-$$-$RANDOM stock=100 load=(--buyers "$requests")

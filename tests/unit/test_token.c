@@ -338,8 +338,8 @@ static void test_bad_signatures(void **state)
     char *token = hand_made(hs256_header, claims_json(""), SECRET, strlen(SECRET));
     assert_int_equal(verify_hs(token), TOKEN_OK);
     /* one character of the signature changed */
-    char *last = token + strlen(token) - 2;
-    *last = *last == 'A' ? 'B' : 'A';
+    char *flipped = token + strlen(token) - 2;
+    *flipped = *flipped == 'A' ? 'B' : 'A';
     assert_int_equal(verify_hs(token), TOKEN_BAD_SIGNATURE);
     free(token);
     /* another secret */
@@ -369,6 +369,18 @@ static void test_bad_signatures(void **state)
     token_key_free(other_key);
     free(other_pem);
     EVP_PKEY_free(other);
+    /* ES256 (r and s, checked by the server in DER form): a character of s changed, and s cut
+     * short */
+    token_rules_t es_rules = {.key = keys.es256};
+    token_claims_t claims;
+    assert_int_equal(token_sign(keys.es256_signer, &grant, &token), 0);
+    assert_int_equal(verify_with(&es_rules, token, &claims), TOKEN_OK);
+    flipped = token + strlen(token) - 2;
+    *flipped = *flipped == 'A' ? 'B' : 'A';
+    assert_int_equal(verify_with(&es_rules, token, &claims), TOKEN_BAD_SIGNATURE);
+    token[strlen(token) - 4] = '\0';
+    assert_int_equal(verify_with(&es_rules, token, &claims), TOKEN_BAD_SIGNATURE);
+    free(token);
 }
 
 static void test_alg_none_is_refused(void **state)
