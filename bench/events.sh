@@ -46,11 +46,18 @@ sku=BENCH-EVENTS-$$
 curl -sf -X POST "$url/api/v1/products" -H "X-Admin-Key: $key" -H 'Content-Type: application/json' \
   -d "{\"sku\":\"$sku\",\"productName\":\"bench\",\"initialStock\":100000000,\"startTime\":\"2020-01-01T00:00:00Z\",\"endTime\":\"2099-01-01T00:00:00Z\"}" >/dev/null
 
-storm() { # name -> prints its RESULT line, sets rps
-  local line
+cpu_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$server/stat"
+}
+storm() { # name -> prints its RESULT line, sets rps and us_per_request (the server's CPU time a request)
+  local line before requests
+  before=$(cpu_ticks)
   line=$(SKU=$sku USER_PREFIX="$1-$$" taskset -c "$load_cpu" wrk -t1 -c"$connections" -d"${duration}s" \
     -s bench/purchase.lua "$url" | grep RESULT)
-  printf '%-18s %s\n' "$1" "$line"
+  requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
+  us_per_request=$(awk -v t=$(($(cpu_ticks) - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+    'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+  printf '%-18s %s server_cpu_us_per_request=%s\n' "$1" "$line" "$us_per_request"
   rps=$(sed -E 's/.*rps=([0-9]+).*/\1/' <<<"$line")
 }
 rss_kib() {
@@ -61,6 +68,7 @@ rss_kib() {
 SKU=$sku USER_PREFIX="warm-$$" taskset -c "$load_cpu" wrk -t1 -c"$connections" -d2s -s bench/purchase.lua "$url" >/dev/null
 storm "without-streams"
 rps_without=$rps
+us_without=$us_per_request
 rss_before=$(rss_kib)
 
 taskset -c "$client_cpu" ./build-release/sse-client subscribe "$port" "/api/v1/sales/events?sku=$sku" \
@@ -75,6 +83,7 @@ rss_after=$(rss_kib)
 
 storm "with-streams"
 rps_with=$rps
+us_with=$us_per_request
 wait "$client"
 client=
 result=$(grep '^RESULT' "$data/client.out")
@@ -86,8 +95,8 @@ window=$(curl -sf "$url/metrics" | awk '$1 == "flashsale_event_window_seconds" {
 field() { sed -nE "s/.*$1=([0-9.]+).*/\\1/p" <<<"$result"; }
 awk -v held="$held" -v before="$rss_before" -v after="$rss_after" -v without="$rps_without" -v with="$rps_with" \
   -v p50="$(field delay_p50_ms)" -v p99="$(field delay_p99_ms)" -v max="$(field delay_max_ms)" \
-  -v lagged="$lagged" -v window="$window" -v mode="$mode" 'BEGIN {
-    printf "SUMMARY mode=%s subscribers=%d memory_per_subscriber_kib=%.1f rps_without=%d rps_with=%d ratio=%.2f delay_p50_ms=%s delay_p99_ms=%s delay_max_ms=%s lagged=%d window_s=%s\n",
-      mode, held, (after - before) / held, without, with, with / without, p50, p99, max, lagged, window
+  -v lagged="$lagged" -v window="$window" -v mode="$mode" -v us_without="$us_without" -v us_with="$us_with" 'BEGIN {
+    printf "SUMMARY mode=%s subscribers=%d memory_per_subscriber_kib=%.1f rps_without=%d rps_with=%d ratio=%.2f server_cpu_us_per_request_without=%s with=%s cpu_ratio=%.2f delay_p50_ms=%s delay_p99_ms=%s delay_max_ms=%s lagged=%d window_s=%s\n",
+      mode, held, (after - before) / held, without, with, with / without, us_without, us_with, us_without / us_with, p50, p99, max, lagged, window
   }'
 echo "                   (streams still open at the server after the client left: ${open_now:-?})"
