@@ -9,7 +9,9 @@
  * the configured key (HS256 for a secret; RS256 or ES256 from the public key's type), refuses
  * `none`, and checks every time claim itself: `exp` is required, `nbf` and `iat` are honoured,
  * each with TOKEN_LEEWAY_S of clock skew. tests/unit/test_token.c pins the libjwt behaviour this
- * relies on.
+ * relies on. RS256 and ES256 signatures are checked with OpenSSL directly, against the public key
+ * parsed once at load: libjwt would parse the PEM text again for every token, which cost ten
+ * times the signature check (docs/benchmarks.md); HS256 and all signing stay libjwt's.
  *
  * A verified token yields its `sub` (the buyer, a valid user id) and whether it has `role:
  * admin`. Every refusal has its own status and message, for the 401's text.
