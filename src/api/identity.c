@@ -1,7 +1,6 @@
 #include "api/identity.h"
 
 #include <string.h>
-#include <strings.h>
 
 #include "api/api.h"
 #include "api/call.h"
@@ -31,15 +30,10 @@ static void reply_invalid_token(const http_request_t *request, const char *messa
 static h2o_iovec_t bearer_token(const http_request_t *request)
 {
     h2o_iovec_t value = http_request_header_trimmed(request, "authorization");
+    const char *token;
+    size_t len = value.base != NULL ? token_from_authorization(value.base, value.len, &token) : 0;
 
-    if (value.len <= 7 || strncasecmp(value.base, "bearer", 6) != 0 ||
-        (value.base[6] != ' ' && value.base[6] != '\t'))
-        return h2o_iovec_init(NULL, 0);
-    value.base += 7;
-    value.len -= 7;
-    while (value.len > 0 && (value.base[0] == ' ' || value.base[0] == '\t'))
-        ++value.base, --value.len;
-    return value;
+    return len > 0 ? h2o_iovec_init(token, len) : h2o_iovec_init(NULL, 0);
 }
 
 /* The claims of the request's bearer token, verified or found in the loop's cache; NULL after

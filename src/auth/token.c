@@ -374,6 +374,18 @@ static token_status_t check_signature(const token_rules_t *rules, const char *to
     return good ? TOKEN_OK : TOKEN_BAD_SIGNATURE;
 }
 
+size_t token_from_authorization(const char *value, size_t len, const char **token)
+{
+    if (len <= 7 || strncasecmp(value, "bearer", 6) != 0 || (value[6] != ' ' && value[6] != '\t'))
+        return 0;
+    value += 7;
+    len -= 7;
+    while (len > 0 && (value[0] == ' ' || value[0] == '\t'))
+        ++value, --len;
+    *token = value;
+    return len;
+}
+
 static bool is_base64url(const char *text, size_t len)
 {
     for (size_t i = 0; i < len; ++i) {

@@ -94,6 +94,10 @@ void token_key_free(token_key_t *key);
 token_alg_t token_key_alg(const token_key_t *key);
 const char *token_alg_name(token_alg_t alg);
 
+/* The token of an `Authorization` header's value `Bearer <token>` (the scheme in any case, blanks
+ * after it skipped): its length, with *token pointing into value; 0 when it is not a bearer value. */
+size_t token_from_authorization(const char *value, size_t len, const char **token);
+
 /*
  * Verifies a compact token (len bytes, not NUL-terminated) at now_s (Unix seconds). TOKEN_OK fills
  * *claims; anything else leaves it undefined.

@@ -98,16 +98,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* exactly the token's bytes, so that ASan sees a read past them */
     token = malloc(size - 1 > 0 ? size - 1 : 1);
     memcpy(token, data + 1, size - 1);
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0:
         verify_any(k->hs256, token, size - 1);
         break;
     case 1:
         verify_any(k->es256, token, size - 1);
         break;
-    default:
+    case 2:
         verify_any(k->rs256, token, size - 1);
         break;
+    default: {
+        /* the bytes as an Authorization header's value */
+        const char *bearer;
+        size_t len = token_from_authorization(token, size - 1, &bearer);
+        if (len > 0)
+            verify_any(k->hs256, bearer, len);
+        break;
+    }
     }
     free(token);
     bytes = malloc(size);

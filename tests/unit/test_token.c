@@ -383,6 +383,20 @@ static void test_bad_signatures(void **state)
     free(token);
 }
 
+static void test_bearer_values(void **state)
+{
+    (void)state;
+    const char *token = NULL;
+    assert_int_equal(token_from_authorization("Bearer abc", 10, &token), 3);
+    assert_memory_equal(token, "abc", 3);
+    assert_int_equal(token_from_authorization("bEaReR \t x.y", 12, &token), 3);
+    assert_memory_equal(token, "x.y", 3);
+    assert_int_equal(token_from_authorization("Basic abc", 9, &token), 0);
+    assert_int_equal(token_from_authorization("Bearer", 6, &token), 0);
+    assert_int_equal(token_from_authorization("Bearer   ", 9, &token), 0);
+    assert_int_equal(token_from_authorization("Bearerabc", 9, &token), 0);
+}
+
 static void test_alg_none_is_refused(void **state)
 {
     (void)state;
@@ -572,6 +586,7 @@ int main(void)
         cmocka_unit_test(test_not_before_and_issued_at_with_leeway),
         cmocka_unit_test(test_subject_is_required),
         cmocka_unit_test(test_bad_signatures),
+        cmocka_unit_test(test_bearer_values),
         cmocka_unit_test(test_alg_none_is_refused),
         cmocka_unit_test(test_algorithm_confusion_is_refused),
         cmocka_unit_test(test_other_algorithms_are_refused),
