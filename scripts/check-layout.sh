@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 # room: what it may include besides its own files. Sub-rooms are named by their path.
 declare -A allowed=(
   [core]=""
-  [http]="core/strbuf.h core/clock.h core/log.h"
+  [http]="core/strbuf.h core/clock.h core/log.h core/ascii.h"
   [api]="core/ http/ auth/"
   [app]="core/ http/ api/ auth/ embedded/ distributed/ loadtest/"
   [embedded]="core/"

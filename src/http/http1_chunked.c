@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/ascii.h"
+
 enum {
     STATE_SIZE,      /* hex digits of a chunk size */
     STATE_EXTENSION, /* after the size: extensions up to the CR */
@@ -15,17 +17,6 @@ enum {
     STATE_TRAILER_LF,
     STATE_END_LF, /* the LF of the final blank line */
 };
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static bool is_extension_byte(unsigned char c)
 {
@@ -45,7 +36,7 @@ static http1_chunked_status_t step(http1_chunked_t *decoder, char c, size_t writ
 
     switch (decoder->state) {
     case STATE_SIZE:
-        if ((digit = hex_digit(c)) >= 0) {
+        if ((digit = ascii_hex_digit(c)) >= 0) {
             /* 15 hex digits are more than any max_body; a longer size is an attack or a bug */
             if (++decoder->digits > 15)
                 return HTTP1_CHUNKED_BAD;

@@ -92,20 +92,31 @@ http1_parse_status_t http1_find_head(const char *buf, size_t len, size_t *scanne
     return memchr(buf, '\n', max_head) == NULL ? HTTP1_PARSE_URI_TOO_LONG : HTTP1_PARSE_HEAD_TOO_LARGE;
 }
 
+/* The next element of a comma-separated list (RFC 9110 5.6.1) from *at: its bounds without the
+ * blanks around it, possibly empty; false at the end of the list. */
+static bool next_element(const char *value, size_t len, size_t *at, size_t *start, size_t *end)
+{
+    size_t i = *at;
+
+    if (i >= len)
+        return false;
+    while (i < len && (value[i] == ' ' || value[i] == '\t' || value[i] == ','))
+        ++i;
+    *start = i;
+    while (i < len && value[i] != ',')
+        ++i;
+    *end = i;
+    while (*end > *start && (value[*end - 1] == ' ' || value[*end - 1] == '\t'))
+        --*end;
+    *at = i;
+    return true;
+}
+
 bool http1_list_has_token(const char *value, size_t len, const char *token)
 {
-    size_t at = 0;
+    size_t at = 0, start, end;
 
-    while (at < len) {
-        size_t start, end;
-        while (at < len && (value[at] == ' ' || value[at] == '\t' || value[at] == ','))
-            ++at;
-        start = at;
-        while (at < len && value[at] != ',')
-            ++at;
-        end = at;
-        while (end > start && (value[end - 1] == ' ' || value[end - 1] == '\t'))
-            --end;
+    while (next_element(value, len, &at, &start, &end)) {
         if (end > start && equals_nocase(value + start, end - start, token))
             return true;
     }
@@ -153,19 +164,10 @@ static void read_content_length(fields_t *fields, const char *value, size_t len)
 /* Transfer-Encoding is a list, possibly split over several fields; only a lone "chunked" is served. */
 static void read_transfer_encoding(fields_t *fields, const char *value, size_t len)
 {
-    size_t at = 0;
+    size_t at = 0, start, end;
 
     fields->coding_seen = true;
-    while (at < len) {
-        size_t start, end;
-        while (at < len && (value[at] == ' ' || value[at] == '\t' || value[at] == ','))
-            ++at;
-        start = at;
-        while (at < len && value[at] != ',')
-            ++at;
-        end = at;
-        while (end > start && (value[end - 1] == ' ' || value[end - 1] == '\t'))
-            --end;
+    while (next_element(value, len, &at, &start, &end)) {
         if (end == start)
             continue;
         if (equals_nocase(value + start, end - start, "chunked")) {

@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/ascii.h"
 #include "http/http_reply.h"
 #include "http/http_router.h"
 
@@ -22,17 +23,6 @@ h2o_iovec_t http_request_header_trimmed(const http_request_t *request, const cha
     while (value.len > 0 && (value.base[value.len - 1] == ' ' || value.base[value.len - 1] == '\t'))
         --value.len;
     return value;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 const char *http_request_query(const http_request_t *request, const char *name)
@@ -55,8 +45,8 @@ const char *http_request_query(const http_request_t *request, const char *name)
             char *decoded = h2o_mem_alloc_pool(&req->pool, (size_t)(pair_end - value) + 1);
             for (at = 0; value < pair_end; ++value) {
                 int high, low;
-                if (*value == '%' && pair_end - value >= 3 && (high = hex_value(value[1])) >= 0 &&
-                    (low = hex_value(value[2])) >= 0) {
+                if (*value == '%' && pair_end - value >= 3 && (high = ascii_hex_digit(value[1])) >= 0 &&
+                    (low = ascii_hex_digit(value[2])) >= 0) {
                     decoded[at++] = (char)(high * 16 + low);
                     value += 2;
                 } else {

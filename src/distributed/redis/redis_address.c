@@ -4,21 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ascii.h"
+
 /* Room for the masked URL in a message; a longer one is cut, which hides nothing more. */
 #define MASKED_URL_MAX 256
 
 typedef enum { DECODE_OK, DECODE_BAD_ESCAPE, DECODE_NUL, DECODE_TOO_LONG } decode_result_t;
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /*
  * Percent-decodes text[0, len) into out, a buffer of size bytes. %00 is refused: the value is
@@ -30,9 +21,9 @@ static decode_result_t percent_decode(const char *text, size_t len, char *out, s
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
         if (c == '%') {
-            if (len - i < 3 || hex_digit(text[i + 1]) < 0 || hex_digit(text[i + 2]) < 0)
+            if (len - i < 3 || ascii_hex_digit(text[i + 1]) < 0 || ascii_hex_digit(text[i + 2]) < 0)
                 return DECODE_BAD_ESCAPE;
-            c = (char)(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2]));
+            c = (char)(ascii_hex_digit(text[i + 1]) * 16 + ascii_hex_digit(text[i + 2]));
             if (c == '\0')
                 return DECODE_NUL;
             i += 2;
