@@ -12,10 +12,12 @@
 #include "api/call.h"
 #include "api/handlers.h"
 #include "core/clock.h"
+#include "core/fanout_window.h"
 #include "core/sale_feed.h"
 #include "http/event_stream.h"
 #include "http/http_json.h"
 #include "http/http_reply.h"
+#include "http/loop_load.h"
 
 struct api_events {
     size_t max_subscribers;
@@ -37,9 +39,11 @@ struct api_events_loop {
     /* The feed's next deadline, on the wall clock as the sales' times are. */
     h2o_socket_t *timer;
     int timer_fd;
-    /* The window's controller: the writes' share of the loop's time since measured_ms. */
-    int64_t measured_ms; /* monotonic */
-    uint64_t busy_ns;
+    /* The window's controller (core/fanout_window): the period since measured_ns, and the
+     * writes' and the loop thread's time at its start. */
+    uint64_t measured_ns; /* monotonic */
+    uint64_t fanout_ns;
+    uint64_t demand_ns;
 };
 
 /* Owned by itself: freed by on_close. */
@@ -171,31 +175,31 @@ static void send_initial_of_topic(void *ctx, sale_feed_topic_t *topic)
 
 /*
  * Stock updates go out in rounds (sale_feed), and each round is one write per subscriber: with
- * thousands of subscribers, the writes are what events cost. So the window between rounds adapts
- * to keep them a small share of the loop's time: it doubles (up to API_EVENTS_WINDOW_MAX_MS) while
- * the writes took more than API_EVENTS_FANOUT_SHARE percent of the last second, and halves back
- * towards the configured window when they took less than half of that. Purchases keep their
- * loop; subscribers see fewer, never stale, stock updates.
+ * thousands of subscribers, the writes are what events cost. Once a second (at the feed's timer or
+ * the engine's news, whichever comes first) the window between rounds is chosen again from what
+ * the writes and the loop took in the last period (core/fanout_window): the loop's spare time goes
+ * to fresher updates, and a loop saturated by purchases keeps nine tenths of its time for them.
  */
 static void adapt_window(api_events_loop_t *owner)
 {
-    int64_t now = clock_monotonic_ms(), elapsed = now - owner->measured_ms;
+    uint64_t now = clock_monotonic_ns();
     /* A stopping server has ended its streams (loop->streams is gone) while the loop still drains
      * the requests in flight, and the engine may still tell of sales meanwhile. */
-    if (elapsed < 1000 || owner->loop->streams == NULL)
+    if (now - owner->measured_ns < 1000000000u || owner->loop->streams == NULL)
         return;
-    uint64_t busy = event_stream_loop_busy_ns(owner->loop->streams);
-    uint64_t percent = (busy - owner->busy_ns) / 10000 / (uint64_t)elapsed; /* ns / (ms * 1e6) * 100 */
-    int64_t window = sale_feed_window(owner->feed);
-    if (percent > API_EVENTS_FANOUT_SHARE && window < API_EVENTS_WINDOW_MAX_MS)
-        window = window * 2 < API_EVENTS_WINDOW_MAX_MS ? window * 2 : API_EVENTS_WINDOW_MAX_MS;
-    else if (percent < API_EVENTS_FANOUT_SHARE / 2 && window > API_EVENTS_WINDOW_MS)
-        window = window / 2 > API_EVENTS_WINDOW_MS ? window / 2 : API_EVENTS_WINDOW_MS;
+    uint64_t fanout = event_stream_loop_busy_ns(owner->loop->streams), demand = loop_load_demand_ns();
+    fanout_load_t load = {
+        .elapsed_ns = now - owner->measured_ns,
+        .fanout_ns = fanout - owner->fanout_ns,
+        .loop_ns = demand - owner->demand_ns,
+    };
+    int64_t window = fanout_window_next(sale_feed_window(owner->feed), &load);
     sale_feed_set_window(owner->feed, window);
     atomic_store_explicit(&owner->events->window_ms[owner->loop->index], (uint64_t)window,
                           memory_order_relaxed);
-    owner->measured_ms = now;
-    owner->busy_ns = busy;
+    owner->measured_ns = now;
+    owner->fanout_ns = fanout;
+    owner->demand_ns = demand;
 }
 
 /* ---- the clock ---- */
@@ -404,14 +408,15 @@ api_events_loop_t *api_events_loop_start(api_events_t *events, http_loop_t *loop
     owner->events = events;
     owner->loop = loop;
     owner->engine = engine;
-    owner->measured_ms = clock_monotonic_ms();
+    owner->measured_ns = clock_monotonic_ns();
+    owner->demand_ns = loop_load_demand_ns();
     h2o_linklist_init_anchor(&owner->all);
     h2o_linklist_init_anchor(&owner->waiting);
     strbuf_init(&owner->event);
-    atomic_store_explicit(&events->window_ms[loop->index], API_EVENTS_WINDOW_MS, memory_order_relaxed);
+    atomic_store_explicit(&events->window_ms[loop->index], FANOUT_WINDOW_MIN_MS, memory_order_relaxed);
     owner->timer_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
     if (owner->timer_fd < 0 ||
-        (owner->feed = sale_feed_create(API_EVENTS_WINDOW_MS, on_feed_event, owner)) == NULL) {
+        (owner->feed = sale_feed_create(FANOUT_WINDOW_MIN_MS, on_feed_event, owner)) == NULL) {
         if (owner->timer_fd >= 0)
             close(owner->timer_fd);
         free(owner);

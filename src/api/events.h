@@ -22,11 +22,7 @@
 #include "core/strbuf.h"
 #include "http/http_server.h"
 
-/* The shortest window between two rounds of stock updates (sale_feed). */
-#define API_EVENTS_WINDOW_MS 100
-/* The window doubles while the writes to subscribers take more than this share of a loop (%). */
-#define API_EVENTS_FANOUT_SHARE    10
-#define API_EVENTS_WINDOW_MAX_MS   1000
+/* The window between two rounds of stock updates (sale_feed) is core/fanout_window's. */
 #define API_EVENTS_MAX_SUBSCRIBERS 20000
 
 typedef struct api_events api_events_t;

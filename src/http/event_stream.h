@@ -19,9 +19,10 @@
  *
  * A stream belongs to the loop thread of its request. Each loop has one event_stream_loop_t
  * (http_loop_t.streams, made by http_server on that thread), which holds its streams, writes what
- * they queued once per loop turn (so that the events of one turn leave in one write), sends the
- * heartbeats and disconnects stalled streams; a graceful stop ends them all first. A client that
- * goes away is noticed at the next write to it, a heartbeat at the latest.
+ * they queued at the end of a loop turn (so that the events of one turn leave in one write; a
+ * few dozen streams a turn, so that a round to thousands of them never holds up the loop's other
+ * requests), sends the heartbeats and disconnects stalled streams; a graceful stop ends them all
+ * first. A client that goes away is noticed at the next write to it, a heartbeat at the latest.
  */
 #ifndef FLASHSALE_EVENT_STREAM_H
 #define FLASHSALE_EVENT_STREAM_H

@@ -116,6 +116,28 @@ test('a sell-out: the stock-update to 0, then state-change ENDED SOLD_OUT, at on
   assert.equal(initial.data.data.stock, 0);
 });
 
+test('a round to more streams than a loop writes in one turn reaches all of them, in order', async () => {
+  // A loop writes its streams in slices of 64 a turn (http/event_stream.c): 300 streams over the
+  // server's loops take several slices, and every one of them hears the sell-out, stock 0 first.
+  // No heartbeat comes to write a stream that a slice left behind: the next slice must.
+  const quiet = await startServer({ args: ['--events-heartbeat', '60m'] });
+  const many = [];
+  try {
+    const { sku } = await quiet.createSale({ initialStock: 2 });
+    many.push(...(await Promise.all(Array.from({ length: 300 }, () => openStream(quiet.url, `?sku=${sku}`)))));
+    await Promise.all(many.map((s) => s.next((e) => e.data.type === 'initial')));
+    for (const a of await Promise.all([quiet.purchase(sku, uniqueUser()), quiet.purchase(sku, uniqueUser())])) assertOk(a);
+    for (const s of many) {
+      const ended = await s.next((e) => e.data.type === 'state-change');
+      assert.deepEqual(s.events[s.events.indexOf(ended) - 1].data, { type: 'stock-update', data: { sku, stock: 0 } });
+      assert.deepEqual(ended.data.data, { sku, state: 'ENDED', reason: 'SOLD_OUT' });
+    }
+  } finally {
+    for (const s of many) s.close();
+    await quiet.stop();
+  }
+});
+
 test('the clock opens and ends a sale with no purchase: ACTIVE, then ENDED TIME_EXPIRED', async () => {
   const start = Date.now() + 1200;
   const end = start + 1200;
