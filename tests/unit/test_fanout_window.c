@@ -35,12 +35,12 @@ static void test_quiet_loop_gets_the_shortest_window(void **state)
 static void test_spare_time_goes_to_the_fanout(void **state)
 {
     (void)state;
-    /* rounds took 40% at 100 ms, the rest of the loop 5%: 75% allowed, so 100 ms stays */
+    /* rounds took 40% at 100 ms, the rest of the loop 5%: 45% allowed, so 100 ms stays */
     assert_int_equal(next(100, 400, 450), 100);
-    /* rounds took the whole loop at 100 ms, nothing else did: 80% allowed, 125 ms */
-    assert_int_equal(next(100, 1000, 1000), 125);
-    /* other work 50%: 30% allowed for rounds that took 60% at 200 ms: 400 ms */
-    assert_int_equal(next(200, 600, 1100), 400);
+    /* rounds took the whole loop at 100 ms, nothing else did: 50% allowed, 200 ms */
+    assert_int_equal(next(100, 1000, 1000), 200);
+    /* other work 20%: 30% allowed for rounds that took 60% at 200 ms: 400 ms */
+    assert_int_equal(next(200, 600, 800), 400);
 }
 
 static void test_a_saturated_loop_gives_the_fanout_its_floor(void **state)
