@@ -12,7 +12,7 @@
 # server runs with --threads THREADS (1) on SERVER_CPU (1), wrk on LOAD_CPU (0), the subscribers on
 # CLIENT_CPU (default LOAD_CPU: on two cores the subscribers' client takes its CPU from wrk, which
 # lowers the second storm for reasons outside the server; give it a core of its own where there is
-# one).
+# one). FLASHSALE (build-release/flashsale, built first) is the server, for before/after runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,14 +37,16 @@ need=$((subscribers + 1024))
 
 [ -f build-release/build.ninja ] || meson setup build-release --buildtype=release -Db_ndebug=true >/dev/null
 ninja -C build-release >/dev/null
+flashsale=${FLASHSALE:-./build-release/flashsale}
 
 args=(serve --port "$port" --admin-key "$key" --threads "$threads" --data-dir "$data" --max-subscribers $((subscribers + 100)))
 [ "$mode" = distributed ] &&
   args+=(--redis "${REDIS_URL:?set REDIS_URL}" --postgres "${DATABASE_URL:?set DATABASE_URL}" --with-worker)
-taskset -c "$server_cpu" ./build-release/flashsale "${args[@]}" 2>"$data/server.log" &
+taskset -c "$server_cpu" "$flashsale" "${args[@]}" 2>"$data/server.log" &
 server=$!
 client=
-trap 'kill $server $client 2>/dev/null; wait $server $client 2>/dev/null; rm -rf "$data"' EXIT
+pacer=
+trap 'kill $server $client $pacer 2>/dev/null; wait $server $client $pacer 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do curl -sf "$url/health" >/dev/null && break; sleep 0.1; done
 
 sku=BENCH-EVENTS-$$
@@ -107,18 +109,23 @@ open_now=$(metric flashsale_event_streams)
 lagged=$(metric flashsale_event_streams_lagged_total)
 window=$(metric flashsale_event_window_seconds)
 
-# The paced load: the same number of subscribers again, RATE purchases a second for DURATION. The
-# server learns that the first client's streams are gone at its next write to them: one purchase.
+# The paced load: the same number of subscribers again, RATE purchases a second. The server learns
+# that the first client's streams are gone at its next write to them: one purchase. The load starts
+# first, so that the window has settled from the storm's when the subscribers measure.
 curl -sf -X POST "$url/api/v1/purchases" -H "X-User-Id: gone-$$" -H 'Content-Type: application/json' \
   -d "{\"sku\":\"$sku\"}" >/dev/null
 for _ in $(seq 100); do [ "$(metric flashsale_event_streams)" = 0 ] && break; sleep 0.1; done
-subscribe $((duration + 3))
 taskset -c "$load_cpu" ./build-release/flashsale loadtest --url "$url" --sku "$sku" --rate "$rate/s" \
-  --duration "${duration}s" --buyers 1000000000 --user-prefix "paced-$$" --connections 32 \
-  >"$data/paced.out" 2>&1 || true # its checks of the sale count wrk's buyers too; the delay is the measure here
+  --duration "$((duration + 8))s" --buyers 1000000000 --user-prefix "paced-$$" --connections 32 \
+  >"$data/paced.out" 2>&1 &
+pacer=$!
+sleep 3
+subscribe "$duration"
 subscribed
 paced=$subscribed
 paced_window=$(metric flashsale_event_window_seconds)
+# its checks of the sale count wrk's buyers too: the delay is the measure here
+wait "$pacer" || true
 echo "paced ($rate/s)     $paced window_s=$paced_window"
 
 field() { sed -nE "s/.*$1=([0-9.]+).*/\\1/p" <<<"$result"; }

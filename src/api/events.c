@@ -39,11 +39,13 @@ struct api_events_loop {
     /* The feed's next deadline, on the wall clock as the sales' times are. */
     h2o_socket_t *timer;
     int timer_fd;
+    uint64_t queue_ns; /* spent queueing events on streams, since the start */
     /* The window's controller (core/fanout_window): the period since measured_ns, and the
-     * writes' and the loop thread's time at its start. */
+     * fan-out's (queueing, writes, completions) and the loop thread's time at its start. */
     uint64_t measured_ns; /* monotonic */
     uint64_t fanout_ns;
     uint64_t demand_ns;
+    uint64_t rounds;
 };
 
 /* Owned by itself: freed by on_close. */
@@ -151,10 +153,12 @@ static void on_feed_event(void *ctx, sale_feed_topic_t *topic, const sale_event_
     h2o_linklist_t *followers = sale_feed_topic_data(topic);
     if ((followers == NULL || h2o_linklist_is_empty(followers)) && h2o_linklist_is_empty(&owner->all))
         return;
+    uint64_t started = clock_monotonic_ns();
     render_event(&owner->event, event);
     if (followers != NULL)
         deliver_all(followers, &owner->event, deletions_before);
     deliver_all(&owner->all, &owner->event, deletions_before);
+    owner->queue_ns += clock_monotonic_ns() - started;
 }
 
 /* A sale's whole state as it is now: a new stream's first event, and a lagging one's catch-up. */
@@ -187,11 +191,13 @@ static void adapt_window(api_events_loop_t *owner)
      * the requests in flight, and the engine may still tell of sales meanwhile. */
     if (now - owner->measured_ns < 1000000000u || owner->loop->streams == NULL)
         return;
-    uint64_t fanout = event_stream_loop_busy_ns(owner->loop->streams), demand = loop_load_demand_ns();
+    uint64_t fanout = owner->queue_ns + event_stream_loop_busy_ns(owner->loop->streams);
+    uint64_t demand = loop_load_demand_ns();
     fanout_load_t load = {
         .elapsed_ns = now - owner->measured_ns,
         .fanout_ns = fanout - owner->fanout_ns,
         .loop_ns = demand - owner->demand_ns,
+        .rounds = sale_feed_rounds(owner->feed) - owner->rounds,
     };
     int64_t window = fanout_window_next(sale_feed_window(owner->feed), &load);
     sale_feed_set_window(owner->feed, window);
@@ -200,6 +206,7 @@ static void adapt_window(api_events_loop_t *owner)
     owner->measured_ns = now;
     owner->fanout_ns = fanout;
     owner->demand_ns = demand;
+    owner->rounds = sale_feed_rounds(owner->feed);
 }
 
 /* ---- the clock ---- */

@@ -14,8 +14,13 @@ int64_t fanout_window_next(int64_t window_ms, const fanout_load_t *load)
     uint64_t allowed = FANOUT_LOOP_TARGET * 10 > other ? FANOUT_LOOP_TARGET * 10 - other : 0;
     if (allowed < FANOUT_SHARE_FLOOR * 10)
         allowed = FANOUT_SHARE_FLOOR * 10;
-    /* a round costs fanout * window per period; the window that makes it `allowed` (rounded up) */
-    uint64_t next = ((uint64_t)window_ms * fanout + allowed - 1) / allowed;
+    uint64_t next = 0; /* no round: nothing to pay for, the window may narrow */
+    if (load->rounds > 0) {
+        /* one round every `next` ms costs round_ns / (next * 1e6) of the loop: make that `allowed`
+         * thousandths, rounded up */
+        uint64_t round_ns = load->fanout_ns / load->rounds;
+        next = (round_ns + allowed * 1000 - 1) / (allowed * 1000);
+    }
     if (next < (uint64_t)window_ms / 2)
         next = (uint64_t)window_ms / 2;
     if (next < FANOUT_WINDOW_MIN_MS)

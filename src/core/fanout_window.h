@@ -29,12 +29,17 @@
 /* One measured period of a loop. */
 typedef struct {
     uint64_t elapsed_ns; /* its length */
-    uint64_t fanout_ns;  /* the loop's time writing to subscribers */
+    uint64_t fanout_ns;  /* the loop's time on its subscribers: queueing, writes, completions */
     uint64_t loop_ns;    /* the loop thread's time running, or runnable and waiting for a CPU */
+    uint64_t rounds;     /* rounds of stock updates in it */
 } fanout_load_t;
 
-/* The window for the next period, in [FANOUT_WINDOW_MIN_MS, FANOUT_WINDOW_MAX_MS]; window_ms was
- * the window during the period measured. */
+/*
+ * The window for the next period, in [FANOUT_WINDOW_MIN_MS, FANOUT_WINDOW_MAX_MS]; window_ms was
+ * the window during the period measured. What a round costs is the fan-out's time over the
+ * rounds, not its share of the period: a period of a second holds one or two rounds of a 600 ms
+ * window, and the share alone would swing the window by two.
+ */
 int64_t fanout_window_next(int64_t window_ms, const fanout_load_t *load);
 
 #endif

@@ -22,6 +22,7 @@ struct sale_feed {
      * so a stream gets at most one write of them per window, whatever the number of sales. */
     int64_t window_ms;
     int64_t round_ms; /* the last round; INT64_MIN before the first */
+    uint64_t rounds;  /* since the start */
     size_t due;       /* topics with stock_due */
     sale_feed_emit_cb emit;
     void *ctx;
@@ -183,6 +184,11 @@ int64_t sale_feed_window(const sale_feed_t *feed)
     return feed->window_ms;
 }
 
+uint64_t sale_feed_rounds(const sale_feed_t *feed)
+{
+    return feed->rounds;
+}
+
 bool sale_feed_is_ready(const sale_feed_t *feed)
 {
     return feed->ready;
@@ -286,6 +292,7 @@ static void run_round(sale_feed_t *feed, int64_t now_ms)
     if (feed->due == 0 || !round_is_open(feed, now_ms))
         return;
     feed->round_ms = now_ms;
+    ++feed->rounds;
     for (size_t i = 0; i < feed->slot_count && feed->due > 0; ++i) {
         sale_feed_topic_t *topic = feed->slots[i];
         if (topic != NULL && topic->stock_due)

@@ -53,6 +53,8 @@ sale_feed_t *sale_feed_create(int64_t window_ms, sale_feed_emit_cb emit, void *c
 /* Takes effect from the next round (the caller adapts it to the cost of its rounds). */
 void sale_feed_set_window(sale_feed_t *feed, int64_t window_ms);
 int64_t sale_feed_window(const sale_feed_t *feed);
+/* Rounds of stock updates published since the start (a sell-out's own update is not a round). */
+uint64_t sale_feed_rounds(const sale_feed_t *feed);
 /* Frees the feed and its topics; the caller has dropped its own data from them. */
 void sale_feed_destroy(sale_feed_t *feed);
 

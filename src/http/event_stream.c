@@ -32,7 +32,7 @@ struct event_stream_loop {
     h2o_linklist_t streams; /* every open stream */
     h2o_linklist_t dirty;   /* streams with bytes queued and no write in flight */
     size_t lagging;         /* streams lagging now */
-    uint64_t busy_ns;       /* spent handing streams' bytes to h2o (the writes) */
+    uint64_t busy_ns;       /* spent on the streams' writes and their completions */
     /*
      * Both 0 ms. h2o runs a loop's timeouts in the order they were made, and an entry that a
      * callback links again on its own timeout runs again in the same turn: so the next slice is
@@ -174,10 +174,8 @@ static void on_next_turn(h2o_timeout_entry_t *entry)
 }
 
 /* h2o wrote the buffer: the reader took it (or the kernel did). */
-static void on_proceed(h2o_generator_t *generator, h2o_req_t *req)
+static void proceed(event_stream_t *stream)
 {
-    event_stream_t *stream = (event_stream_t *)generator;
-    (void)req;
     stream->writing = false;
     if (stream->ended) {
         send_final(stream);
@@ -205,11 +203,20 @@ static void on_proceed(h2o_generator_t *generator, h2o_req_t *req)
     }
     if (h2o_linklist_is_linked(&stream->dirty_link))
         h2o_linklist_unlink(&stream->dirty_link);
-    if (stream->queue.len > 0) {
-        uint64_t started = monotonic_ns();
+    if (stream->queue.len > 0)
         write_queue(stream);
-        stream->owner->busy_ns += monotonic_ns() - started;
-    }
+}
+
+/* A completion is part of what a round costs the loop: one per stream written. */
+static void on_proceed(h2o_generator_t *generator, h2o_req_t *req)
+{
+    event_stream_t *stream = (event_stream_t *)generator;
+    event_stream_loop_t *owner = stream->owner; /* NULL once ended; the owner outlives its streams */
+    uint64_t started = monotonic_ns();
+    (void)req;
+    proceed(stream);
+    if (owner != NULL)
+        owner->busy_ns += monotonic_ns() - started;
 }
 
 /* h2o ends the response: the connection closed or failed. */

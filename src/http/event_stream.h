@@ -74,7 +74,7 @@ event_stream_loop_t *event_stream_loop_create(h2o_loop_t *loop, const event_stre
 /* Ends every stream, as event_stream_close does, and frees the loop's part. */
 void event_stream_loop_destroy(event_stream_loop_t *owner);
 
-/* Time spent so far handing the streams' bytes to h2o (their writes): what the streams cost the loop. */
+/* Time spent so far on the streams' writes and their completions: what the streams cost the loop. */
 uint64_t event_stream_loop_busy_ns(const event_stream_loop_t *owner);
 
 /*

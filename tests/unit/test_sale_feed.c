@@ -154,9 +154,11 @@ static void test_one_round_publishes_every_sale_due(void **state)
     sale_feed_t *feed = sale_feed_create(COALESCE_MS, record, &recorder);
     sale_t sales[] = {active_sale(1, "A"), active_sale(2, "B")};
     sale_feed_update(feed, sales, 2, T0);
+    assert_int_equal(sale_feed_rounds(feed), 0);
     sales[0].stock = 9; /* opens a round at once */
     sale_feed_update(feed, sales, 2, T0 + 10);
     assert_int_equal(recorder.count, 3);
+    assert_int_equal(sale_feed_rounds(feed), 1);
     /* both change within the window: one round at its end tells both */
     sales[0].stock = 8;
     sales[1].stock = 7;
@@ -164,6 +166,7 @@ static void test_one_round_publishes_every_sale_due(void **state)
     assert_int_equal(recorder.count, 3);
     sale_feed_tick(feed, T0 + 10 + COALESCE_MS);
     assert_int_equal(recorder.count, 5);
+    assert_int_equal(sale_feed_rounds(feed), 2); /* one round, two sales */
     assert_int_equal(recorder.events[3].type, SALE_EVENT_STOCK);
     assert_int_equal(recorder.events[4].type, SALE_EVENT_STOCK);
     /* a wider window delays the next round */
@@ -199,6 +202,8 @@ static void test_sell_out_is_published_at_once_stock_first(void **state)
     assert_int_equal(recorder.events[3].state, SALE_STATE_ENDED);
     assert_int_equal(recorder.events[3].reason, SALE_END_SOLD_OUT);
     assert_int_equal(recorder.events[3].stock, 0);
+    /* the first change opened a round; the sell-out did not wait for one */
+    assert_int_equal(sale_feed_rounds(feed), 1);
     /* an ended sale needs no more ticks, and its end time changes nothing */
     assert_int_equal(deadline, INT64_MAX);
     sale_feed_tick(feed, T0 + 3600000 + 1);
